@@ -1,0 +1,101 @@
+"""The CloudEvents 1.0 envelope every MASH event travels in.
+
+We use the CloudEvents Kafka binding in **structured mode**: the Kafka value is
+one JSON object holding the CloudEvents attributes and the event's ``data``,
+and the Kafka header ``content-type`` is ``application/cloudevents+json``.
+Structured mode keeps an event whole when it is copied to a dead-letter topic
+or a file, and lets one pydantic model validate all of it. The Kafka key is the
+case id (the contact id before a case exists) so one case's events stay in
+order on one partition.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+_NAMESPACE = uuid.UUID("6f1c8a52-3d0e-4a59-9a43-6a2b3c0d9e11")
+
+DataT = TypeVar("DataT", bound=BaseModel)
+
+
+def derived_id(*parts: str) -> str:
+    """A stable event id derived from the event that caused it.
+
+    Handlers may run twice (a crash before the offset commit); deriving the
+    ids of what they emit from what they consumed makes the second run emit
+    the same ids, which consumers then recognise and skip.
+    """
+    return str(uuid.uuid5(_NAMESPACE, "|".join(parts)))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel, Generic[DataT]):
+    """CloudEvents 1.0 attributes plus our three extensions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_type: ClassVar[str]
+    schema_version_current: ClassVar[int] = 1
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, description="URI-reference of the producer, e.g. /mash/intake")
+    type: str = Field(min_length=1)
+    subject: str = Field(min_length=1, description="Case id; the contact id before a case exists")
+    time: AwareDatetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    schema_version: int = Field(ge=1, description="Version of this event's data schema")
+    correlation_id: str = Field(min_length=1, description="The contact that started this flow")
+    causation_id: str | None = Field(default=None, description="Id of the event that caused this one")
+    data: DataT
+
+    @classmethod
+    def new(
+        cls,
+        data: DataT,
+        *,
+        source: str,
+        subject: str,
+        correlation_id: str,
+        causation_id: str | None = None,
+        id: str | None = None,
+        time: datetime | None = None,
+    ) -> Self:
+        return cls(
+            id=id or str(uuid.uuid4()),
+            source=source,
+            type=cls.event_type,
+            subject=subject,
+            time=time or utc_now(),
+            schema_version=cls.schema_version_current,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            data=data,
+        )
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        schema = cls.model_json_schema()
+        schema["$id"] = f"https://mash.example/schemas/{cls.event_type}.json"
+        schema["properties"]["type"]["const"] = cls.event_type
+        return schema
+
+
+class Header(BaseModel):
+    """Just the attributes, for routing an event before its data is trusted."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    type: str
+    subject: str
+    correlation_id: str

@@ -1,0 +1,42 @@
+"""Topic names: a public interface, defined here and nowhere else."""
+
+from typing import Final
+
+from contracts.agencies import agencies
+
+CONTACTS_SUBMITTED: Final = "mash.contacts.submitted"
+CONTACTS_REJECTED: Final = "mash.contacts.rejected"
+CASES_OPENED: Final = "mash.cases.opened"
+FINDINGS: Final = "mash.findings"
+DECISIONS: Final = "mash.decisions"
+OUTCOMES_SOCIAL_CARE: Final = "mash.outcomes.social-care"
+OUTCOMES_EARLY_HELP: Final = "mash.outcomes.early-help"
+OUTCOMES_NFA: Final = "mash.outcomes.nfa"
+DLQ: Final = "mash.dlq"
+
+OUTCOME_TOPICS: Final = (OUTCOMES_SOCIAL_CARE, OUTCOMES_EARLY_HELP, OUTCOMES_NFA)
+
+
+def enquiries(agency: str) -> str:
+    """Each agency reads only its own enquiries."""
+    return f"mash.enquiries.{agency}"
+
+
+def feedback(agency: str) -> str:
+    """What the MASH decided, told back to the agency that made the contact."""
+    return f"mash.feedback.{agency}"
+
+
+def all_topics() -> tuple[str, ...]:
+    """Every topic the platform uses, for creating them up front."""
+    per_agency = tuple(t for a in agencies() for t in (enquiries(a), feedback(a)))
+    return (
+        CONTACTS_SUBMITTED,
+        CONTACTS_REJECTED,
+        CASES_OPENED,
+        FINDINGS,
+        DECISIONS,
+        *OUTCOME_TOPICS,
+        DLQ,
+        *per_agency,
+    )

@@ -1,0 +1,320 @@
+"""A realistic day at the front door, and an account of every contact.
+
+The demo stands in for the agencies: it publishes contacts to
+`mash.contacts.submitted` as each agency would, then listens to the outcome
+and rejection topics as the receiving teams would, and says what became of
+each contact. A contact with neither an outcome nor a rejection is lost.
+"""
+
+import asyncio
+import json
+import random
+import statistics
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from contracts import topics
+from contracts.contact import Child, Consent, ConsentState, Contact, HouseholdMember, Rag, Referrer
+from contracts.contact import Urgency
+from contracts.envelope import CONTENT_TYPE
+from contracts.events import ContactRejected, ContactSubmitted, OutcomeRouted
+from synthetic import Family, Person, population
+
+# Sources in the proportions a MASH sees: police notifications the largest
+# share, then schools and health (seed 004; MASH.md). (agency, CIN source code,
+# channel, referrer role, weight)
+SOURCES: tuple[tuple[str, str, str, str, float], ...] = (
+    ("police", "6", "notification", "PC, public protection unit", 0.34),
+    ("education", "2A", "portal", "designated safeguarding lead", 0.17),
+    ("health", "3B", "portal", "health visitor", 0.09),
+    ("health", "3E", "email", "A&E liaison nurse", 0.05),
+    ("health", "3A", "portal", "GP", 0.04),
+    ("public", "1B", "phone", "neighbour", 0.05),
+    ("public", "9", "phone", "anonymous caller", 0.04),
+    ("childrens-social-care", "5A", "portal", "social worker", 0.05),
+    ("housing", "4", "email", "housing officer", 0.05),
+    ("probation", "7", "email", "probation officer", 0.04),
+    ("public", "5D", "portal", "early help worker", 0.04),
+    ("public", "5C", "email", "another local authority", 0.04),
+)
+
+# Concerns each kind of referrer typically raises (CIN factor codes).
+CONCERNS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "police": (("3B",), ("3B", "2B"), ("3C",), ("10A",), ("18C",), ("24A",), ("14A",), ("1B",)),
+    "education": (("16A",), ("17A",), ("18C",), ("19C",), ("10A",), ("15A",), ("20",)),
+    "health": (("16A",), ("4B",), ("2B",), ("18C",), ("15A",), ("6B",), ("20",)),
+    "public": (("16A",), ("17A",), ("3B",), ("1B",), ("20",), ("21",)),
+    "childrens-social-care": (("16A",), ("3B",), ("17A",)),
+    "housing": (("16A",), ("4B",), ("20",), ("14A",)),
+    "probation": (("3B",), ("19C",), ("2B",)),
+}
+
+ANALYSIS = {
+    "3B": "Police attended a domestic incident at the home; the children were present and "
+          "frightened. The mother disclosed previous incidents.",
+    "18C": "The child has bruising to the upper arm and said an adult at home grabbed them.",
+    "19C": "The child made a disclosure of sexual abuse by an adult known to the family.",
+    "16A": "The child is often hungry and unkempt, and the home conditions are poor.",
+    "17A": "The child is withdrawn and describes being shouted at and belittled at home.",
+    "10A": "The young person has gone missing overnight twice this month.",
+    "24A": "The young person was found with large amounts of cash and a second phone.",
+}
+
+
+OnEvent = Callable[[str], None]
+
+
+@dataclass
+class Submitted:
+    contact_id: str
+    agency: str
+    valid: bool
+    sent_at: float
+
+
+def _child(p: Person, rng: random.Random) -> Child:
+    unknown_dob = rng.random() < 0.05
+    return Child(
+        given_name=p.given_name,
+        family_name=p.family_name,
+        date_of_birth=None if unknown_dob else p.date_of_birth,
+        estimated_age=8 if unknown_dob else None,
+        gender="female" if p.gender == "female" else "male",
+        postcode=p.postcode,
+    )
+
+
+def make_contact(family: Family, source: tuple[str, str, str, str, float], rng: random.Random,
+                 run: str, n: int, now: datetime) -> Contact:
+    agency, code, channel, role, _ = source
+    concerns = list(rng.choice(CONCERNS.get(agency, CONCERNS["public"])))
+    lead = concerns[0]
+    analysis = ANALYSIS.get(lead, "The referrer is worried about the child's wellbeing and "
+                                  "asks for the family to be offered support.")
+    child_protection = bool({"18C", "19C", "24A"} & set(concerns))
+    consent = (Consent(state=ConsentState.NOT_SOUGHT,
+                       reason="Seeking consent could place the child at risk",
+                       decided_by=role)
+               if child_protection else
+               Consent(state=rng.choice([ConsentState.GIVEN, ConsentState.GIVEN,
+                                         ConsentState.REFUSED]), decided_by=role))
+    return Contact(
+        contact_id=f"demo-{run}-{n:05d}",
+        referrer_reference=f"{agency[:3].upper()}-{run}-{n:05d}",
+        received_at=now,
+        channel=channel,  # type: ignore[arg-type]
+        referrer=Referrer(agency=agency, source_code=code, role=role, anonymous=(code == "9"),
+                          name=None if code == "9" else f"{role.title()}"),
+        children=[_child(c, rng) for c in family.children],
+        household=[HouseholdMember(given_name=a.given_name, family_name=a.family_name,
+                                   date_of_birth=a.date_of_birth, relationship=a.relationship)
+                   for a in family.adults],
+        concerns=concerns,
+        analysis=analysis,
+        consent=consent,
+        urgency=Urgency.IMMEDIATE if child_protection else Urgency.ROUTINE,
+        referrer_rag=(Rag.RED if child_protection else rng.choice([Rag.AMBER, Rag.GREEN]))
+        if agency == "police" else None,
+    )
+
+
+def day_of_contacts(count: int, seed: int = 7, run: str | None = None,
+                    invalid_share: float = 0.04) -> list[tuple[str, str, bytes, bool]]:
+    """(contact id, agency, message bytes, valid?) for `count` contacts.
+
+    A few are unusable on purpose, as real ones are: a phoned-in note pasted
+    as plain text, and a form with no child and an unknown concern code.
+    """
+    rng = random.Random(seed)
+    run = run or uuid.uuid4().hex[:6]
+    families = population()
+    weights = [s[4] for s in SOURCES]
+    invalid = max(1, round(count * invalid_share)) if count >= 10 else 0
+    bad_slots = set(rng.sample(range(count), invalid)) if invalid else set()
+    out = []
+    for n in range(count):
+        source = rng.choices(SOURCES, weights)[0]
+        now = datetime.now(UTC)
+        if n in bad_slots:
+            cid = f"demo-{run}-{n:05d}"
+            if len(bad_slots) and n == min(bad_slots):
+                raw = (f"Phoned in {now:%H:%M}: caller worried about children next door, "
+                       "will send details later").encode()
+            else:
+                raw = json.dumps({
+                    "specversion": "1.0", "id": str(uuid.uuid4()), "source": "/agency/housing",
+                    "type": ContactSubmitted.event_type, "subject": cid, "time": now.isoformat(),
+                    "schema_version": 1, "correlation_id": cid,
+                    "data": {"contact_id": cid, "referrer_reference": f"HOU-{run}-{n:05d}",
+                             "received_at": now.isoformat(), "channel": "email",
+                             "referrer": {"agency": "housing", "source_code": "4"},
+                             "children": [], "concerns": ["99Z"], "analysis": "",
+                             "consent": {"state": "given"}},
+                }).encode()
+            out.append((cid, source[0], raw, False))
+            continue
+        contact = make_contact(rng.choice(families), source, rng, run, n, now)
+        event = ContactSubmitted.new(contact, source=f"/agency/{source[0]}",
+                                     subject=contact.contact_id,
+                                     correlation_id=contact.contact_id)
+        out.append((contact.contact_id, source[0], event.to_bytes(), True))
+    return out
+
+
+@dataclass
+class Account:
+    """What became of each contact submitted in this run."""
+
+    submitted: dict[str, Submitted] = field(default_factory=dict)
+    outcomes: dict[str, OutcomeRouted] = field(default_factory=dict)
+    rejected: dict[str, ContactRejected] = field(default_factory=dict)
+    duplicates: int = 0
+
+    def settled(self) -> bool:
+        return all(c in self.outcomes or c in self.rejected for c in self.submitted)
+
+    @property
+    def lost(self) -> list[str]:
+        return [c for c in self.submitted if c not in self.outcomes and c not in self.rejected]
+
+
+async def submit(producer: AIOKafkaProducer, contacts: list[tuple[str, str, bytes, bool]],
+                 account: Account, pace: float = 0.0) -> None:
+    for contact_id, agency, raw, valid in contacts:
+        account.submitted[contact_id] = Submitted(contact_id, agency, valid, time.monotonic())
+        await producer.send_and_wait(topics.CONTACTS_SUBMITTED, raw,
+                                     key=contact_id.encode(),
+                                     headers=[("content-type", CONTENT_TYPE.encode())])
+        if pace:
+            await asyncio.sleep(pace)
+
+
+def outcome_line(event: OutcomeRouted) -> str:
+    d = event.data
+    took = (d.decided_at - d.contact_received_at).total_seconds()
+    rule = d.reasons[0].rule_id if d.reasons else "-"
+    return (f"{d.decided_at:%H:%M:%S} {d.case_id} {d.rag.value:<5} {d.outcome.value:<28} "
+            f"-> {d.destination.value:<11} {rule:<20} decided in {took:.2f}s")
+
+
+async def watch(bootstrap: str, account: Account, stop: asyncio.Event,
+                on_outcome: OnEvent | None = None) -> None:
+    """Follow outcomes and rejections as the receiving teams would."""
+    consumer = AIOKafkaConsumer(
+        *topics.OUTCOME_TOPICS, topics.CONTACTS_REJECTED,
+        bootstrap_servers=bootstrap, group_id=f"mash-demo-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest", enable_auto_commit=False,
+        session_timeout_ms=6000, heartbeat_interval_ms=1000,
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    _account_for(record.topic, record.value, account, on_outcome)
+    finally:
+        await consumer.stop()
+
+
+def _account_for(topic: str, value: bytes, account: Account, on_outcome: OnEvent | None) -> None:
+    if topic == topics.CONTACTS_REJECTED:
+        rejected = ContactRejected.model_validate_json(value)
+        key = rejected.data.contact_id or rejected.subject
+        if key in account.submitted:
+            account.rejected[key] = rejected
+            if on_outcome is not None:
+                problems = "; ".join(f"{p.field}: {p.problem}" for p in rejected.data.problems[:2])
+                on_outcome(f"rejected {key}: {problems}")
+        else:
+            _match_unreadable(rejected, account, on_outcome)
+        return
+    event = OutcomeRouted.model_validate_json(value)
+    for contact_id in event.data.contact_ids:
+        if contact_id in account.submitted:
+            if contact_id in account.outcomes and account.outcomes[contact_id].id == event.id:
+                account.duplicates += 1
+                continue
+            account.outcomes[contact_id] = event
+            if on_outcome is not None:
+                on_outcome(outcome_line(event))
+
+
+def _match_unreadable(rejected: ContactRejected, account: Account,
+                      on_outcome: OnEvent | None) -> None:
+    # A message that was not even JSON names no contact; the demo knows what
+    # it sent, so it matches the preserved original text.
+    for contact_id, sub in account.submitted.items():
+        if not sub.valid and contact_id not in account.rejected and \
+                rejected.data.original.startswith("Phoned in"):
+            account.rejected[contact_id] = rejected
+            if on_outcome is not None:
+                on_outcome(f"rejected {contact_id}: {rejected.data.problems[0].problem}")
+            return
+
+
+def report(account: Account) -> list[str]:
+    outcomes = Counter(e.data.outcome.value for e in account.outcomes.values())
+    rags = Counter(e.data.rag.value for e in account.outcomes.values())
+    times = sorted((e.data.decided_at - e.data.contact_received_at).total_seconds()
+                   for e in account.outcomes.values())
+    lines = ["", "outcome                          contacts"]
+    lines += [f"  {name:<30} {n:>6}" for name, n in sorted(outcomes.items())]
+    lines += ["RAG", *(f"  {name:<30} {rags.get(name, 0):>6}" for name in ("RED", "AMBER", "GREEN"))]
+    if times:
+        p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+        lines.append(f"time to decision: p50 {statistics.median(times):.2f}s  p95 {p95:.2f}s")
+    if account.duplicates:
+        lines.append(f"duplicate outcome deliveries seen (same event id): {account.duplicates}")
+    for contact_id in account.lost:
+        lines.append(f"LOST: {contact_id} ({account.submitted[contact_id].agency})")
+    n = len(account.submitted)
+    lines.append(f"demo: {n} contacts, {len(account.outcomes)} outcomes, "
+                 f"{len(account.rejected)} rejected, {len(account.lost)} lost")
+    return lines
+
+
+async def run_demo(bootstrap: str, count: int, timeout: float, seed: int = 7,
+                   echo: OnEvent = print) -> Account:
+    account = Account()
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch(bootstrap, account, stop, echo))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="mash-demo")
+    await producer.start()
+    try:
+        await submit(producer, day_of_contacts(count, seed), account)
+    finally:
+        await producer.stop()
+    deadline = time.monotonic() + timeout
+    while not account.settled() and time.monotonic() < deadline and not watcher.done():
+        await asyncio.sleep(0.2)
+    stop.set()
+    await watcher
+    return account
+
+
+async def run_live(bootstrap: str, pace: float, echo: OnEvent = print,
+                   seed: int = 7) -> None:
+    """Feed contacts at a watchable pace, printing each outcome, until stopped."""
+    account = Account()
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch(bootstrap, account, stop, echo))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="mash-demo")
+    await producer.start()
+    try:
+        day = 0
+        while True:
+            day += 1
+            await submit(producer, day_of_contacts(50, seed + day), account, pace=pace)
+    finally:
+        stop.set()
+        await producer.stop()
+        await watcher
+
+

@@ -1,0 +1,27 @@
+"""Where the embedded stack lives and listens."""
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StackSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MASH_", extra="ignore")
+
+    home: Path = Path(".mash")
+    kafka_port: int = 19092
+    mongo_port: int = 27117
+    topic_partitions: int = 3
+    # Group joins on tansu take about half the session timeout: keep it short
+    # on one machine so the stack is ready in seconds.
+    kafka_session_timeout_ms: int = 3000
+    kafka_heartbeat_interval_ms: int = 1000
+    ready_timeout_seconds: float = 90.0
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def mongo_uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.mongo_port}/?retryWrites=false&directConnection=true"

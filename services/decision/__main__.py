@@ -1,0 +1,3 @@
+from services.decision.app import service
+
+service.run()

@@ -1,0 +1,3 @@
+from services.intake.app import service
+
+service.run()

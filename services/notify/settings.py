@@ -1,0 +1,5 @@
+from plumbing.settings import ServiceSettings
+
+
+class NotifySettings(ServiceSettings):
+    database: str = "mash_notify"

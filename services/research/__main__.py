@@ -1,0 +1,3 @@
+from services.research.app import service
+
+service.run()

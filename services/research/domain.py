@@ -1,0 +1,98 @@
+"""What an agency finds and what it may say: matching and disclosure, no I/O.
+
+Disclosure is proportionate (need to know): a RED enquiry gets dates and
+detail whatever the consent, because seeking consent could put the child at
+risk; below that, what is shared depends on consent. The next step moves this
+table into per-agency policy data.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from contracts.contact import ConsentState, Rag
+from contracts.envelope import derived_id
+from contracts.events import EnquiryRequested, FindingData, FindingItem, FindingReported, Subject
+
+Level = Literal["known-only", "summary", "full"]
+
+
+@dataclass(frozen=True)
+class Record:
+    record_id: str
+    record_type: str
+    given_name: str
+    family_name: str
+    date_of_birth: date | None
+    postcode: str | None
+    summary: str
+    occurred_on: date
+    risk: Literal["low", "medium", "high"]
+
+
+def disclosure_level(rag: Rag, consent: ConsentState) -> Level:
+    if rag is Rag.RED:
+        return "full"
+    if rag is Rag.AMBER:
+        return "full" if consent is ConsentState.GIVEN else "summary"
+    return "summary" if consent is ConsentState.GIVEN else "known-only"
+
+
+def _norm(text: str | None) -> str:
+    return "".join(ch for ch in (text or "").lower() if ch.isalnum())
+
+
+def matches(subject: Subject, record: Record) -> bool:
+    """Exact identity for now: same name and date of birth, or same name and
+    postcode where no date of birth was given."""
+    if _norm(subject.given_name) != _norm(record.given_name):
+        return False
+    if _norm(subject.family_name) != _norm(record.family_name):
+        return False
+    if subject.date_of_birth is not None:
+        return subject.date_of_birth == record.date_of_birth
+    return bool(subject.postcode) and _norm(subject.postcode) == _norm(record.postcode)
+
+
+def disclose(record: Record, person_ref: str, level: Level) -> FindingItem:
+    return FindingItem(
+        person_ref=person_ref,
+        category=record.record_type,
+        summary=record.summary if level == "full" else None,
+        occurred_on=record.occurred_on if level != "known-only" else None,
+        risk=record.risk,
+    )
+
+
+def answer(
+    enquiry: EnquiryRequested, records: list[Record], now: datetime
+) -> tuple[FindingReported, list[str]]:
+    """The finding to send, and the ids of the records it drew on (for the audit)."""
+    data = enquiry.data
+    level = disclosure_level(data.rag, data.consent)
+    items: list[FindingItem] = []
+    used: list[str] = []
+    for subject in data.subjects:
+        for record in records:
+            if matches(subject, record):
+                items.append(disclose(record, subject.person_ref, level))
+                used.append(record.record_id)
+    finding = FindingReported.new(
+        FindingData(
+            enquiry_id=data.enquiry_id,
+            case_id=data.case_id,
+            agency=data.agency,
+            result="trace" if items else "no-trace",
+            items=items,
+            disclosure_level=level,
+            lawful_basis=data.lawful_basis,
+            answered_at=now,
+        ),
+        id=derived_id("finding", enquiry.id),
+        source=f"/mash/research/{data.agency}",
+        subject=data.case_id,
+        correlation_id=enquiry.correlation_id,
+        causation_id=enquiry.id,
+        time=now,
+    )
+    return finding, used
