@@ -46,13 +46,17 @@ SOURCES: tuple[tuple[str, str, str, str, float], ...] = (
 
 # Concerns each kind of referrer typically raises (CIN factor codes).
 CONCERNS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "police": (("3B",), ("3B", "2B"), ("3C",), ("10A",), ("18C",), ("24A",), ("14A",), ("1B",)),
-    "education": (("16A",), ("17A",), ("18C",), ("19C",), ("10A",), ("15A",), ("20",)),
-    "health": (("16A",), ("4B",), ("2B",), ("18C",), ("15A",), ("6B",), ("20",)),
+    # Most police notifications are low-level domestic incidents or
+    # behaviour, which is why police contacts end NFA most often (seed 004).
+    "police": (("3B",), ("3B",), ("3B",), ("3C",), ("14A",), ("14A",), ("20",), ("21",),
+               ("1B",), ("3B", "2B"), ("10A",), ("18C",), ("24A",)),
+    "education": (("16A",), ("17A",), ("18C",), ("19C",), ("10A",), ("15A",), ("20",), ("20",),
+                  ("5A",)),
+    "health": (("16A",), ("4B",), ("2B",), ("18C",), ("15A",), ("6B",), ("20",), ("6A",)),
     "public": (("16A",), ("17A",), ("3B",), ("1B",), ("20",), ("21",)),
     "childrens-social-care": (("16A",), ("3B",), ("17A",)),
     "housing": (("16A",), ("4B",), ("20",), ("14A",)),
-    "probation": (("3B",), ("19C",), ("2B",)),
+    "probation": (("3B",), ("19C",), ("2B",), ("20",)),
 }
 
 ANALYSIS = {

@@ -203,6 +203,12 @@ class Stack:
 
     # -- stopping ------------------------------------------------------------
 
+    async def stop_service(self, name: str) -> None:
+        """Stop one service (it can be started again with start_services)."""
+        for child in [c for c in self.children if c.name == name]:
+            await self._stop(child)
+            self.children.remove(child)
+
     async def stop(self) -> None:
         services = [c for c in self.children if c.name not in ("broker", "database")]
         servers = [c for c in self.children if c.name in ("database", "broker")]

@@ -10,12 +10,12 @@ from synthetic.population import Family, Person
 # record type -> (applies to, risk, summary templates)
 _CATALOGUE: dict[str, list[tuple[str, str, str, tuple[str, ...]]]] = {
     "police": [
-        ("domestic-abuse-incident", "adult", "high",
+        ("domestic-abuse-incident", "adult", "medium",
          ("Attended domestic incident at home address; children present.",
-          "Domestic abuse incident, DASH risk assessed high.")),
+          "Verbal argument reported by neighbours; no offences disclosed.")),
         ("arrest", "adult", "medium", ("Arrested for assault; released under investigation.",
                                        "Arrested for possession with intent to supply.")),
-        ("missing-episode", "child", "high", ("Reported missing overnight; found by officers.",)),
+        ("missing-episode", "child", "medium", ("Reported missing overnight; found by officers.",)),
         ("marac-flag", "adult", "high", ("Heard at MARAC as high-risk victim.",)),
         ("warning-marker", "adult", "medium", ("Warning marker: violent towards police.",)),
     ],
@@ -25,7 +25,7 @@ _CATALOGUE: dict[str, list[tuple[str, str, str, tuple[str, ...]]]] = {
         ("missed-appointment", "child", "low", ("Three missed health visitor appointments.",
                                                 "Was-not-brought to paediatric clinic.")),
         ("maternity", "adult", "medium", ("Late booking in pregnancy; no antenatal care.",)),
-        ("mental-health", "adult", "high", ("Under community mental health team; recent crisis.",)),
+        ("mental-health", "adult", "medium", ("Under community mental health team; recent crisis.",)),
     ],
     "education": [
         ("attendance", "child", "low", ("Attendance 82% this term.", "Attendance 61% this term.")),
@@ -37,7 +37,7 @@ _CATALOGUE: dict[str, list[tuple[str, str, str, tuple[str, ...]]]] = {
     "childrens-social-care": [
         ("previous-referral", "child", "medium", ("Previous referral closed after assessment.",)),
         ("child-protection-plan", "child", "high", ("Subject to a child protection plan: neglect.",)),
-        ("looked-after-episode", "child", "high", ("Previously looked after under section 20.",)),
+        ("looked-after-episode", "child", "medium", ("Previously looked after under section 20.",)),
     ],
     "probation": [
         ("supervision", "adult", "medium", ("Under probation supervision on licence.",)),
@@ -52,8 +52,8 @@ _CATALOGUE: dict[str, list[tuple[str, str, str, tuple[str, ...]]]] = {
 _GENERIC = [("record", "adult", "low", ("Known to this agency.",))]
 
 # Share of the borough's families each agency has any record of.
-_REACH = {"police": 0.35, "health": 0.5, "education": 0.4, "childrens-social-care": 0.25,
-          "probation": 0.12, "housing": 0.2}
+_REACH = {"police": 0.2, "health": 0.35, "education": 0.3, "childrens-social-care": 0.12,
+          "probation": 0.06, "housing": 0.12}
 
 
 @dataclass(frozen=True)

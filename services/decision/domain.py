@@ -24,7 +24,7 @@ RULE_SET_VERSION = "2026.11-skeleton"
 SOURCE = "/mash/decision"
 
 HARM = frozenset({"18B", "18C", "19B", "19C", "11A", "12A", "22A", "24A", "23A"})
-COMPLEX = frozenset({"3A", "3B", "3C", "16A", "17A", "10A", "15A", "13A", "9A"})
+COMPLEX = frozenset({"16A", "17A", "10A", "15A", "13A", "9A"})
 DOMESTIC_ABUSE = frozenset({"3A", "3B", "3C"})
 
 
@@ -41,11 +41,12 @@ class Facts:
     def concerns(self) -> set[str]:
         return set(self.contact.concerns)
 
-    def high_risk_findings(self) -> int:
-        return sum(1 for f in self.findings.values() for i in f.items if i.risk == "high")
+    def high_risk_agencies(self) -> int:
+        return sum(1 for f in self.findings.values() if any(i.risk == "high" for i in f.items))
 
-    def any_trace(self) -> bool:
-        return any(f.result == "trace" for f in self.findings.values())
+    def concerning_agencies(self) -> int:
+        """Agencies holding a record above 'low' risk: more than a missed appointment."""
+        return sum(1 for f in self.findings.values() if any(i.risk != "low" for i in f.items))
 
     def has_baby(self) -> bool:
         for child in self.contact.children:
@@ -76,22 +77,27 @@ RULES: tuple[Rule, ...] = (
          "high-risk record held by a partner agency.",
          Rag.RED, Outcome.STRATEGY_DISCUSSION, 4,
          lambda f: bool(f.concerns & DOMESTIC_ABUSE) and f.has_baby()
-         and f.high_risk_findings() > 0),
-    Rule("R3-MULTI-HIGH", "Two or more partner agencies' records are high risk.",
-         Rag.RED, Outcome.STRATEGY_DISCUSSION, 4, lambda f: f.high_risk_findings() >= 2),
-    Rule("R4-COMPLEX", "The concern is neglect, emotional abuse, domestic abuse, going missing, "
-         "self-harm, gangs or an unaccompanied child: complex needs to assess.",
+         and f.high_risk_agencies() >= 1),
+    Rule("R3-MULTI-HIGH", "Two or more partner agencies hold high-risk records about this "
+         "family and the concern is already one of complex need.",
+         Rag.RED, Outcome.STRATEGY_DISCUSSION, 4,
+         lambda f: f.high_risk_agencies() >= 2 and bool(f.concerns & (COMPLEX | DOMESTIC_ABUSE))),
+    Rule("R4-COMPLEX", "The concern is neglect, emotional abuse, going missing, self-harm, "
+         "gangs or an unaccompanied child: complex needs to assess.",
          Rag.AMBER, Outcome.ASSESSMENT, 3, lambda f: bool(f.concerns & COMPLEX)),
-    Rule("R5-HIGH-RECORD", "A partner agency holds a high-risk record about this family.",
-         Rag.AMBER, Outcome.ASSESSMENT, 3, lambda f: f.high_risk_findings() == 1),
+    Rule("R5-DA-HIGH", "Domestic abuse, and a partner agency holds a high-risk record about "
+         "this family.",
+         Rag.AMBER, Outcome.ASSESSMENT, 3,
+         lambda f: bool(f.concerns & DOMESTIC_ABUSE) and f.high_risk_agencies() >= 1),
     Rule("R6-REFERRER-RED", "The referrer rated this contact RED; the MASH does not rate it "
          "lower than AMBER without a practitioner's review.",
          Rag.AMBER, Outcome.ASSESSMENT, 3, lambda f: f.contact.referrer_rag is Rag.RED),
-    Rule("R7-KNOWN-EARLY-HELP", "Partner agencies know this family and the need is below the "
-         "social care threshold: offer Early Help.",
-         Rag.GREEN, Outcome.EARLY_HELP, 2, lambda f: f.any_trace()),
-    Rule("R8-NFA", "No partner agency holds anything of concern and the need is met by "
-         "universal services: no further action, with signposting.",
+    Rule("R7-KNOWN-EARLY-HELP", "Two or more partner agencies hold records of concern about "
+         "this family, below the social care threshold: offer Early Help.",
+         Rag.GREEN, Outcome.EARLY_HELP, 2,
+         lambda f: f.concerning_agencies() >= 2 and f.concerns != {"21"}),
+    Rule("R8-NFA", "Nothing held by partner agencies raises the need above universal services: "
+         "no further action, with advice and signposting.",
          Rag.GREEN, Outcome.NFA, 1, lambda f: True),
 )
 

@@ -1,0 +1,49 @@
+"""Write an AsyncAPI 3 document per service to contracts/asyncapi/ with
+`faststream docs gen`, one research document per agency.
+
+`python scripts/export_asyncapi.py [DIR]`. Each app is generated in its own
+process because a service reads its settings (the agency) at import time.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "contracts" / "asyncapi"
+sys.path.insert(0, str(ROOT))
+
+from contracts.agencies import agencies  # noqa: E402
+
+
+def targets() -> list[tuple[str, str, dict[str, str]]]:
+    apps = [(name, f"services.{name}.app:app", {}) for name in ("intake", "decision", "notify")]
+    apps += [(f"research-{a}", "services.research.app:app", {"MASH_AGENCY": a})
+             for a in agencies()]
+    return apps
+
+
+def generate(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, app, env in targets():
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = Path(tmp) / "asyncapi.json"
+            subprocess.run(
+                [sys.executable, "-m", "faststream", "docs", "gen", app, "--out", str(raw)],
+                cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True,
+            )
+            # Stable bytes: sorted keys, so a diff shows only real changes.
+            doc = json.loads(raw.read_text(encoding="utf-8"))
+        target = out / f"{name}.json"
+        target.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        written.append(target)
+    return written
+
+
+if __name__ == "__main__":
+    paths = generate(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)
+    print(f"{len(paths)} AsyncAPI documents written")

@@ -1,0 +1,78 @@
+"""Helpers for tests that run on the real embedded stack."""
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from contracts.envelope import CONTENT_TYPE, Event
+from mash.settings import StackSettings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stack_settings(home: Path) -> StackSettings:
+    return StackSettings(home=home, kafka_port=free_port(), mongo_port=free_port(),
+                         ready_timeout_seconds=120)
+
+
+class Wire:
+    """The test's own Kafka and MongoDB clients: it sees only what crosses the wire."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.bootstrap = settings.bootstrap
+        self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_uri,
+                                                                         tz_aware=True)
+        self._producer: AIOKafkaProducer | None = None
+
+    async def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+            await self._producer.start()
+        return self._producer
+
+    async def send(self, topic: str, value: bytes | Event[Any], key: str = "test") -> None:
+        raw = value.to_bytes() if isinstance(value, Event) else value
+        producer = await self.producer()
+        await producer.send_and_wait(topic, raw, key=key.encode(),
+                                     headers=[("content-type", CONTENT_TYPE.encode())])
+
+    async def read(self, *topics: str) -> list[tuple[str, bytes]]:
+        """Everything on these topics now, from the beginning."""
+        consumer = AIOKafkaConsumer(*topics, bootstrap_servers=self.bootstrap, group_id=None,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        try:
+            out: list[tuple[str, bytes]] = []
+            while True:
+                batch = await consumer.getmany(timeout_ms=500)
+                if not batch:
+                    return out
+                for records in batch.values():
+                    out += [(r.topic, r.value) for r in records]
+        finally:
+            await consumer.stop()
+
+    async def wait_for(self, topics: tuple[str, ...], found: Callable[[str, bytes], bool],
+                       count: int = 1, timeout: float = 60) -> list[tuple[str, bytes]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            hits = [(t, v) for t, v in await self.read(*topics) if found(t, v)]
+            if len(hits) >= count or time.monotonic() > deadline:
+                return hits
+            await asyncio.sleep(0.5)
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+        await self.mongo.close()

@@ -1,0 +1,114 @@
+"""The decision waits for every agency or the research deadline, and the
+deadline is kept in the database, so a restart does not lose it."""
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from contracts import topics
+from contracts.agencies import agencies
+from contracts.contact import Contact
+from contracts.events import ContactSubmitted, OutcomeRouted
+from mash.stack import Stack
+from tests.embedded import Wire, stack_settings
+from tests.factories import contact_dict
+
+pytestmark = pytest.mark.integration
+
+# youth-offending is configured but no research service runs for it.
+ENV = {
+    "MASH_AGENCIES": "police,health,youth-offending",
+    "MASH_RESEARCH_WINDOW_RED_SECONDS": "6",
+    "MASH_RESEARCH_WINDOW_AMBER_SECONDS": "6",
+    "MASH_RESEARCH_WINDOW_GREEN_SECONDS": "6",
+    "MASH_SWEEP_SECONDS": "0.5",
+}
+
+
+@pytest.fixture(scope="module")
+def agency_config() -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in ENV}
+    os.environ.update(ENV)
+    agencies.cache_clear()
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    agencies.cache_clear()
+
+
+@pytest.fixture(scope="module")
+async def short_stack(agency_config: None,
+                      tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    running = Stack(stack_settings(tmp_path_factory.mktemp("deadline")), quiet_services=True)
+    try:
+        await running.start_servers()
+        await running.start_services(
+            only=["intake", "decision", "notify", "research-police", "research-health"])
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture(scope="module")
+async def short_wire(short_stack: Stack) -> AsyncIterator[Wire]:
+    client = Wire(short_stack.settings)
+    yield client
+    await client.close()
+
+
+def submitted(cid: str) -> ContactSubmitted:
+    contact = Contact.model_validate(contact_dict(contact_id=cid, referrer_reference=cid))
+    return ContactSubmitted.new(contact, source="/agency/police", subject=cid, correlation_id=cid)
+
+
+def about(cid: str):  # type: ignore[no-untyped-def]
+    return lambda _t, v: json.loads(v).get("correlation_id") == cid
+
+
+async def test_a_silent_agency_does_not_hold_the_case_past_its_deadline(
+        short_wire: Wire) -> None:
+    cid = f"late-{uuid.uuid4().hex[:8]}"
+    sent = time.monotonic()
+    await short_wire.send(topics.CONTACTS_SUBMITTED, submitted(cid), key=cid)
+    [(_, raw)] = await short_wire.wait_for(topics.OUTCOME_TOPICS, about(cid), timeout=60)
+    waited = time.monotonic() - sent
+    outcome = OutcomeRouted.model_validate_json(raw)
+    case = await short_wire.mongo["mash_decision"].cases.find_one({"_id": outcome.data.case_id})
+    assert case is not None
+    assert case["decision"]["agencies_missing"] == ["youth-offending"]
+    assert sorted(case["decision"]["agencies_answered"]) == ["health", "police"]
+    assert any(r["rule_id"] == "N1-AGENCIES-MISSING" for r in case["decision"]["reasons"])
+    assert waited >= 5.5, "decided before the deadline without every agency"
+
+
+async def test_the_deadline_survives_a_restart_of_the_decision_service(
+        short_stack: Stack, short_wire: Wire) -> None:
+    cid = f"restart-{uuid.uuid4().hex[:8]}"
+    await short_wire.send(topics.CONTACTS_SUBMITTED, submitted(cid), key=cid)
+    decisions = short_wire.mongo["mash_decision"].cases
+    for _ in range(100):  # until decision holds the case, waiting on youth-offending
+        case = await decisions.find_one({"opened.contact.contact_id": cid})
+        if case and len(case.get("findings", {})) == 2:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the case never reached the decision service")
+    assert case["state"] == "gathering"
+
+    await short_stack.stop_service("decision")
+    await asyncio.sleep(7)  # the deadline passes while no decision service runs
+    assert (await decisions.find_one({"_id": case["_id"]}) or {})["state"] == "gathering"
+    await short_stack.start_services(only=["decision"], env=ENV)
+
+    assert await short_wire.wait_for(topics.OUTCOME_TOPICS, about(cid), timeout=30)
+    decided = await decisions.find_one({"_id": case["_id"]})
+    assert decided is not None and decided["state"] == "decided"
+    assert decided["decision"]["agencies_missing"] == ["youth-offending"]

@@ -1,0 +1,149 @@
+"""A contact through every service on the real broker and database."""
+
+import json
+import uuid
+
+import pytest
+
+from contracts import topics
+from contracts.agencies import agencies
+from contracts.contact import Contact
+from contracts.events import (
+    CaseOpened,
+    ContactRejected,
+    ContactSubmitted,
+    DeadLettered,
+    OutcomeRouted,
+    ReferrerFeedback,
+)
+from synthetic import agency_records, population
+from tests.embedded import Wire
+from tests.factories import contact_dict
+
+pytestmark = pytest.mark.integration
+
+
+def known_child_contact(contact_id: str, **overrides: object) -> ContactSubmitted:
+    """A contact about a child of the synthetic borough, so agencies hold records."""
+    families = population()
+    police_know = {(r.given_name, r.date_of_birth) for r in agency_records("police", families)}
+    family = next(f for f in families
+                  if any((c.given_name, c.date_of_birth) in police_know for c in f.children)
+                  or any((a.given_name, a.date_of_birth) in police_know for a in f.adults))
+    child = family.children[0]
+    data = contact_dict(
+        contact_id=contact_id,
+        referrer_reference=f"REF-{contact_id}",
+        children=[{"given_name": child.given_name, "family_name": child.family_name,
+                   "date_of_birth": child.date_of_birth.isoformat(),
+                   "postcode": child.postcode}],
+        household=[{"given_name": a.given_name, "family_name": a.family_name,
+                    "date_of_birth": a.date_of_birth.isoformat(),
+                    "relationship": a.relationship} for a in family.adults],
+        **overrides,
+    )
+    contact = Contact.model_validate(data)
+    return ContactSubmitted.new(contact, source="/agency/police", subject=contact_id,
+                                correlation_id=contact_id)
+
+
+def about(contact_id: str):  # type: ignore[no-untyped-def]
+    return lambda _t, v: json.loads(v).get("correlation_id") == contact_id
+
+
+async def test_a_contact_reaches_one_outcome_and_the_referrer_hears_back(wire: Wire) -> None:
+    cid = f"it-{uuid.uuid4().hex[:8]}"
+    await wire.send(topics.CONTACTS_SUBMITTED, known_child_contact(cid), key=cid)
+
+    [(topic, raw)] = await wire.wait_for(topics.OUTCOME_TOPICS, about(cid))
+    outcome = OutcomeRouted.model_validate_json(raw)
+    assert outcome.data.contact_ids == [cid]
+    assert outcome.data.reasons
+    assert topic == {"social-care": topics.OUTCOMES_SOCIAL_CARE,
+                     "early-help": topics.OUTCOMES_EARLY_HELP,
+                     "nfa": topics.OUTCOMES_NFA}[outcome.data.destination.value]
+
+    [(_, fb)] = await wire.wait_for((topics.feedback("police"),), about(cid))
+    feedback = ReferrerFeedback.model_validate_json(fb)
+    assert feedback.data.referrer_reference == f"REF-{cid}"
+    assert feedback.data.outcome == outcome.data.outcome
+
+    # Every agency answered, each from its own database, and audited it there.
+    case_id = outcome.data.case_id
+    decision = await wire.mongo["mash_decision"].cases.find_one({"_id": case_id})
+    assert decision is not None
+    assert sorted(decision["findings"]) == sorted(agencies())
+    assert decision["decision"]["agencies_missing"] == []
+    for agency in agencies():
+        db = wire.mongo["mash_research_" + agency.replace("-", "_")]
+        audit = await db.disclosures.find_one({"case_id": case_id})
+        assert audit is not None, f"{agency} did not audit its disclosure"
+        assert audit["lawful_basis"]
+        assert audit["result"] in ("trace", "no-trace")
+    traced = [f for f in decision["findings"].values() if f["result"] == "trace"]
+    assert traced, "the synthetic family is known to at least one agency"
+
+
+async def test_the_same_contact_twice_opens_one_case_and_one_outcome(wire: Wire) -> None:
+    cid = f"dup-{uuid.uuid4().hex[:8]}"
+    event = known_child_contact(cid)
+    await wire.send(topics.CONTACTS_SUBMITTED, event, key=cid)
+    await wire.send(topics.CONTACTS_SUBMITTED, event, key=cid)
+    # The same referrer reference under a new event id is a resubmission too.
+    again = ContactSubmitted.new(event.data, source="/agency/police", subject=cid,
+                                 correlation_id=cid)
+    await wire.send(topics.CONTACTS_SUBMITTED, again, key=cid)
+
+    hits = await wire.wait_for(topics.OUTCOME_TOPICS, about(cid))
+    await wire.wait_for((topics.CASES_OPENED,), about(cid), count=2, timeout=3)
+    opened = [CaseOpened.model_validate_json(v)
+              for _, v in await wire.read(topics.CASES_OPENED) if about(cid)(_, v)]
+    outcomes = [v for t, v in await wire.read(*topics.OUTCOME_TOPICS) if about(cid)(t, v)]
+    assert len(hits) == 1
+    assert len(opened) == 1
+    assert len(outcomes) == 1
+
+
+async def test_unusable_contacts_are_rejected_with_reasons_and_nothing_stalls(wire: Wire) -> None:
+    cid = f"bad-{uuid.uuid4().hex[:8]}"
+    note = f"Phoned in {cid}: worried about the children next door".encode()
+    broken = json.loads(known_child_contact(cid).to_bytes())
+    broken["data"]["children"] = []
+    broken["data"]["concerns"] = ["99Z"]
+    good = f"ok-{uuid.uuid4().hex[:8]}"
+    # Same key, so the same partition: the good one must not wait behind the bad.
+    await wire.send(topics.CONTACTS_SUBMITTED, note, key="same")
+    await wire.send(topics.CONTACTS_SUBMITTED, json.dumps(broken).encode(), key="same")
+    await wire.send(topics.CONTACTS_SUBMITTED, known_child_contact(good), key="same")
+
+    rejected = [ContactRejected.model_validate_json(v) for _, v in await wire.wait_for(
+        (topics.CONTACTS_REJECTED,),
+        lambda _t, v: cid in v.decode("utf-8", "replace"), count=2)]
+    assert len(rejected) == 2
+    by_original = {r.data.original.startswith("Phoned in"): r for r in rejected}
+    unreadable, invalid = by_original[True], by_original[False]
+    assert unreadable.data.original == note.decode()
+    assert unreadable.data.problems[0].problem.startswith("is not JSON")
+    problems = {p.field: p.problem for p in invalid.data.problems}
+    assert problems["data.children"] == "must not be empty"
+    assert "99Z" in problems["data.concerns"]
+    assert invalid.data.contact_id == cid
+    assert invalid.data.referrer_reference == f"REF-{cid}"
+    assert json.loads(invalid.data.original) == broken
+
+    assert await wire.wait_for(topics.OUTCOME_TOPICS, about(good))
+
+
+async def test_a_poison_finding_is_dead_lettered_and_decision_carries_on(wire: Wire) -> None:
+    marker = uuid.uuid4().hex
+    await wire.send(topics.FINDINGS, json.dumps({"poison": marker}).encode(), key="poison")
+    [(_, raw)] = await wire.wait_for((topics.DLQ,), lambda _t, v: marker in v.decode())
+    letter = DeadLettered.model_validate_json(raw)
+    assert letter.data.consumer == "decision"
+    assert letter.data.topic == topics.FINDINGS
+    assert letter.data.offset >= 0
+    assert "ValidationError" in letter.data.error
+
+    cid = f"after-{uuid.uuid4().hex[:8]}"
+    await wire.send(topics.CONTACTS_SUBMITTED, known_child_contact(cid), key="poison")
+    assert await wire.wait_for(topics.OUTCOME_TOPICS, about(cid))

@@ -1,0 +1,115 @@
+"""The consumer guard on one handler, with FastStream's in-memory broker."""
+
+from typing import Any
+
+import pytest
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from pydantic import BaseModel
+from pymongo.errors import AutoReconnect
+
+from contracts import topics
+from contracts.events import DeadLettered
+from plumbing.guard import ConsumerGuard, Delivery, RetryPolicy, is_transient
+from plumbing.wire import decode_json
+
+
+class Ping(BaseModel):
+    n: int
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.invalid: list[tuple[Delivery, Exception]] = []
+        self.published: list[tuple[str, bytes]] = []
+        self.calls = 0
+        self.failures: list[Exception] = []
+
+    async def on_invalid(self, delivery: Delivery, error: Exception) -> None:
+        self.invalid.append((delivery, error))
+
+    async def publish(self, topic: str, value: bytes, key: str | None,
+                      headers: dict[str, str]) -> None:
+        self.published.append((topic, value))
+
+
+def build(h: Harness, invalid_topic: str | None = "in") -> KafkaBroker:
+    guard = ConsumerGuard("test", RetryPolicy(attempts=3, first_backoff=0.001),
+                          {invalid_topic: h.on_invalid} if invalid_topic else {})
+    guard.publish = h.publish
+    broker = KafkaBroker(middlewares=[guard], decoder=decode_json)
+
+    @broker.subscriber("in", group_id="g", ack_policy=AckPolicy.ACK)
+    async def handle(ping: Ping) -> None:
+        h.calls += 1
+        if h.failures:
+            raise h.failures.pop(0)
+
+    return broker
+
+
+async def test_unreadable_message_goes_to_the_services_invalid_handler() -> None:
+    h = Harness()
+    async with TestKafkaBroker(build(h)) as broker:
+        await broker.publish(b"not json at all", "in", key=b"k")
+        await broker.publish({"n": "one"}, "in")
+    assert [d.raw for d, _ in h.invalid] == [b"not json at all", b'{"n":"one"}']
+    assert h.invalid[0][0].key == "k"
+    assert h.calls == 0
+    assert h.published == []
+
+
+async def test_unreadable_message_is_dead_lettered_where_no_handler_is_set() -> None:
+    h = Harness()
+    async with TestKafkaBroker(build(h, invalid_topic=None)) as broker:
+        await broker.publish(b"\xff\xfe", "in")
+    [(topic, value)] = h.published
+    assert topic == topics.DLQ
+    letter = DeadLettered.model_validate_json(value)
+    assert letter.data.topic == "in"
+    assert letter.data.original_encoding == "base64"
+    assert letter.data.attempts == 1
+
+
+async def test_a_failing_handler_is_retried_then_dead_lettered_and_the_next_message_flows() -> None:
+    h = Harness()
+    h.failures = [RuntimeError("bug")] * 3
+    async with TestKafkaBroker(build(h)) as broker:
+        await broker.publish({"n": 1}, "in")
+        await broker.publish({"n": 2}, "in")
+    assert h.calls == 4  # three attempts, then the next message once
+    [(topic, value)] = h.published
+    letter = DeadLettered.model_validate_json(value)
+    assert topic == topics.DLQ
+    assert letter.data.attempts == 3
+    assert letter.data.error == "RuntimeError: bug"
+    assert letter.data.consumer == "test"
+    assert letter.data.original == '{"n":1}'
+
+
+async def test_the_database_being_away_is_waited_out_not_dead_lettered() -> None:
+    h = Harness()
+    h.failures = [AutoReconnect("db restarting")] * 5
+    async with TestKafkaBroker(build(h)) as broker:
+        await broker.publish({"n": 1}, "in")
+    assert h.calls == 6
+    assert h.published == []
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [(AutoReconnect("x"), True), (TimeoutError(), True), (ConnectionResetError(), True),
+     (RuntimeError("x"), False), (KeyError("x"), False)],
+)
+def test_what_counts_as_transient(error: Exception, transient: bool) -> None:
+    assert is_transient(error) is transient
+
+
+def test_fingerprint_differs_for_a_new_message_at_an_old_offset() -> None:
+    first = Delivery(b"a", "t", 0, 5, None, 1000)
+    again = Delivery(b"a", "t", 0, 5, None, 1000)
+    reused = Delivery(b"b", "t", 0, 5, None, 2000)
+    assert first.fingerprint == again.fingerprint
+    assert first.fingerprint != reused.fingerprint
+
+

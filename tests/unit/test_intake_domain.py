@@ -1,0 +1,96 @@
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contracts.agencies import agencies
+from contracts.contact import Rag
+from services.intake import domain
+from tests.factories import contact, submitted
+
+NOW = datetime(2026, 11, 20, 9, 31, tzinfo=UTC)
+WINDOWS = domain.ResearchWindows(red=timedelta(hours=2), amber=timedelta(hours=6),
+                                 green=timedelta(hours=24))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rag"),
+    [
+        ({"concerns": ["19C"], "referrer_rag": None}, Rag.RED),
+        ({"concerns": ["20"], "urgency": "immediate", "referrer_rag": None}, Rag.RED),
+        ({"concerns": ["16A"], "referrer_rag": None}, Rag.AMBER),
+        ({"concerns": ["20"], "referrer_rag": None}, Rag.GREEN),
+        # The referrer's rating is never lowered by triage...
+        ({"concerns": ["20"], "referrer_rag": "RED"}, Rag.RED),
+        # ...and never lowers what the concerns suggest.
+        ({"concerns": ["18C"], "referrer_rag": "GREEN"}, Rag.RED),
+    ],
+)
+def test_triage_takes_the_higher_of_referrer_and_concerns(overrides: dict[str, object],
+                                                          rag: Rag) -> None:
+    assert domain.triage(contact(**overrides)) is rag
+
+
+def test_poor_contacts_get_data_quality_warnings() -> None:
+    poor = contact(children=[{"given_name": "Ava", "family_name": "Smith"}],
+                   consent={"state": "not_sought"}, analysis="worried")
+    warnings = domain.data_quality(poor)
+    assert "children.0: no date of birth or estimated age" in warnings
+    assert "children.0: no postcode" in warnings
+    assert "consent not sought and no reason given" in warnings
+    assert "the referrer's analysis is very short" in warnings
+    assert domain.data_quality(contact()) == []
+
+
+def test_opening_a_case_asks_every_agency_once_keyed_by_case() -> None:
+    event = submitted()
+    opened, enquiries = domain.open_case(event, agencies(), WINDOWS, NOW)
+    case_id = opened.data.case_id
+    assert case_id.startswith("CASE-")
+    assert opened.subject == case_id
+    assert [e.data.agency for e in enquiries] == list(agencies())
+    assert {e.subject for e in enquiries} == {case_id}
+    assert {e.causation_id for e in enquiries} == {event.id}
+    assert {e.correlation_id for e in enquiries} == {"C-0001"}
+    # AMBER from the police rating: six hours to answer.
+    assert opened.data.research_deadline == NOW + timedelta(hours=6)
+    assert {e.data.answer_by for e in enquiries} == {NOW + timedelta(hours=6)}
+    refs = [s.person_ref for s in enquiries[0].data.subjects]
+    assert refs == ["child-0", "adult-0"]
+
+
+def test_opening_the_same_contact_twice_gives_the_same_ids() -> None:
+    first, first_enquiries = domain.open_case(submitted(), agencies(), WINDOWS, NOW)
+    again, again_enquiries = domain.open_case(submitted(), agencies(), WINDOWS,
+                                              NOW + timedelta(seconds=5))
+    assert first.id == again.id
+    assert first.data.case_id == again.data.case_id
+    assert [e.id for e in first_enquiries] == [e.id for e in again_enquiries]
+
+
+def test_lawful_basis_follows_consent() -> None:
+    assert "Consent" in domain.lawful_basis(contact(consent={"state": "given"}))
+    assert "para 18" in domain.lawful_basis(contact())
+
+
+def test_rejection_keeps_the_original_and_whatever_identifies_it() -> None:
+    raw = json.dumps({"data": {"contact_id": "C-9", "referrer_reference": "EDU-9",
+                               "referrer": {"agency": "education"}}}).encode()
+    rejected = domain.reject(raw, [("children", "must not be empty")], topic="t", partition=1,
+                             offset=7, fingerprint="t/1/7/0/x", original=raw.decode(),
+                             encoding="utf-8", now=NOW)
+    data = rejected.data
+    assert (data.contact_id, data.referrer_reference, data.referrer_agency) == \
+        ("C-9", "EDU-9", "education")
+    assert data.problems[0].field == "children"
+    assert data.original == raw.decode()
+    assert rejected.subject == "C-9"
+
+
+def test_rejecting_unreadable_bytes_still_says_where_they_were() -> None:
+    rejected = domain.reject(b"\xff", [("(message)", "is not JSON")], topic="t", partition=0,
+                             offset=3, fingerprint="t/0/3/0/y", original="/w==",
+                             encoding="base64", now=NOW)
+    assert rejected.data.contact_id is None
+    assert rejected.subject == "t/0/3"
+    assert rejected.data.original_encoding == "base64"

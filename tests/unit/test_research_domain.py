@@ -1,0 +1,88 @@
+from datetime import UTC, date, datetime
+
+import pytest
+
+from contracts.contact import ConsentState, Rag
+from contracts.events import EnquiryData, EnquiryRequested, Subject
+from services.research import domain
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+AVA = Subject(person_ref="child-0", role="child", given_name="Ava", family_name="Smith",
+              date_of_birth=date(2019, 4, 2), postcode="RG12 7AB")
+RECORD = domain.Record(record_id="police-00001", record_type="domestic-abuse-incident",
+                       given_name="AVA", family_name="smith", date_of_birth=date(2019, 4, 2),
+                       postcode="RG127AB", summary="Attended domestic incident.",
+                       occurred_on=date(2026, 1, 5), risk="medium")
+
+
+def enquiry(rag: Rag = Rag.RED, consent: ConsentState = ConsentState.NOT_SOUGHT,
+            subjects: list[Subject] | None = None) -> EnquiryRequested:
+    return EnquiryRequested.new(
+        EnquiryData(enquiry_id="enq-1", case_id="CASE-1", agency="police",
+                    subjects=subjects or [AVA], rag=rag, consent=consent, purpose="research",
+                    lawful_basis="DPA 2018 Sch.1 para 18", concerns=["3B"], requested_at=NOW,
+                    answer_by=NOW),
+        id="evt-enq-1", source="/mash/intake", subject="CASE-1", correlation_id="C-1")
+
+
+@pytest.mark.parametrize(
+    ("rag", "consent", "level"),
+    [
+        (Rag.RED, ConsentState.NOT_SOUGHT, "full"),
+        (Rag.RED, ConsentState.REFUSED, "full"),
+        (Rag.AMBER, ConsentState.GIVEN, "full"),
+        (Rag.AMBER, ConsentState.REFUSED, "summary"),
+        (Rag.GREEN, ConsentState.GIVEN, "summary"),
+        (Rag.GREEN, ConsentState.NOT_SOUGHT, "known-only"),
+        (Rag.GREEN, ConsentState.REFUSED, "known-only"),
+    ],
+)
+def test_disclosure_is_proportionate(rag: Rag, consent: ConsentState, level: str) -> None:
+    assert domain.disclosure_level(rag, consent) == level
+
+
+def test_red_enquiry_gets_dates_and_detail() -> None:
+    finding, used = domain.answer(enquiry(Rag.RED), [RECORD], NOW)
+    [item] = finding.data.items
+    assert finding.data.result == "trace"
+    assert item.summary == "Attended domestic incident."
+    assert item.occurred_on == date(2026, 1, 5)
+    assert used == ["police-00001"]
+
+
+def test_green_without_consent_gets_known_and_category_only() -> None:
+    finding, _ = domain.answer(enquiry(Rag.GREEN, ConsentState.REFUSED), [RECORD], NOW)
+    [item] = finding.data.items
+    assert (item.category, item.summary, item.occurred_on) == \
+        ("domestic-abuse-incident", None, None)
+
+
+def test_findings_never_carry_the_raw_record() -> None:
+    finding, _ = domain.answer(enquiry(), [RECORD], NOW)
+    text = finding.model_dump_json()
+    assert "police-00001" not in text
+    assert "RG127AB" not in text
+
+
+def test_no_trace_is_an_explicit_answer() -> None:
+    stranger = AVA.model_copy(update={"date_of_birth": date(2018, 1, 1)})
+    finding, used = domain.answer(enquiry(subjects=[stranger]), [RECORD], NOW)
+    assert finding.data.result == "no-trace"
+    assert finding.data.items == []
+    assert used == []
+
+
+def test_without_a_date_of_birth_the_postcode_must_match() -> None:
+    no_dob = AVA.model_copy(update={"date_of_birth": None})
+    assert domain.matches(no_dob, RECORD)
+    assert not domain.matches(no_dob.model_copy(update={"postcode": "SL1 1AA"}), RECORD)
+    assert not domain.matches(no_dob.model_copy(update={"postcode": None}), RECORD)
+
+
+def test_the_finding_answers_the_enquiry_that_asked() -> None:
+    asked = enquiry()
+    finding, _ = domain.answer(asked, [], NOW)
+    again, _ = domain.answer(asked, [], NOW)
+    assert finding.causation_id == asked.id
+    assert finding.subject == "CASE-1"
+    assert finding.id == again.id
