@@ -1,7 +1,16 @@
 """The only thing MASH services share: event models and topic names."""
 
 from contracts.agencies import agencies
-from contracts.contact import Child, Consent, ConsentState, Contact, HouseholdMember, Rag, Referrer, Urgency
+from contracts.contact import (
+    Child,
+    Consent,
+    ConsentState,
+    Contact,
+    HouseholdMember,
+    Rag,
+    Referrer,
+    Urgency,
+)
 from contracts.envelope import CONTENT_TYPE, Event, derived_id
 from contracts.events import (
     ALL_EVENTS,

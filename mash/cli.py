@@ -5,8 +5,8 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import typer
 
@@ -25,7 +25,8 @@ def _echo(line: str) -> None:
     print(line, flush=True)
 
 
-async def _until_stopped(stack: Stack, extra: Callable[[], Awaitable[None]] | None) -> int:
+async def _until_stopped(stack: Stack,
+                         extra: Callable[[], Coroutine[Any, Any, None]] | None) -> int:
     """Run until Ctrl-C (0) or a child dies (1)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -146,3 +147,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -20,8 +20,16 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import topics
-from contracts.contact import Child, Consent, ConsentState, Contact, HouseholdMember, Rag, Referrer
-from contracts.contact import Urgency
+from contracts.contact import (
+    Child,
+    Consent,
+    ConsentState,
+    Contact,
+    HouseholdMember,
+    Rag,
+    Referrer,
+    Urgency,
+)
 from contracts.envelope import CONTENT_TYPE
 from contracts.events import ContactRejected, ContactSubmitted, OutcomeRouted
 from synthetic import Family, Person, population
@@ -112,7 +120,7 @@ def make_contact(family: Family, source: tuple[str, str, str, str, float], rng: 
         contact_id=f"demo-{run}-{n:05d}",
         referrer_reference=f"{agency[:3].upper()}-{run}-{n:05d}",
         received_at=now,
-        channel=channel,  # type: ignore[arg-type]
+        channel=channel,
         referrer=Referrer(agency=agency, source_code=code, role=role, anonymous=(code == "9"),
                           name=None if code == "9" else f"{role.title()}"),
         children=[_child(c, rng) for c in family.children],
@@ -272,7 +280,7 @@ def report(account: Account) -> list[str]:
     lines += [f"  {name:<30} {n:>6}" for name, n in sorted(outcomes.items())]
     lines += ["RAG", *(f"  {name:<30} {rags.get(name, 0):>6}" for name in ("RED", "AMBER", "GREEN"))]
     if times:
-        p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
         lines.append(f"time to decision: p50 {statistics.median(times):.2f}s  p95 {p95:.2f}s")
     if account.duplicates:
         lines.append(f"duplicate outcome deliveries seen (same event id): {account.duplicates}")

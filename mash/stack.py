@@ -58,7 +58,7 @@ async def wait_for_port(port: int, timeout: float) -> None:
             return
         except OSError:
             if loop.time() > deadline:
-                raise StackError(f"nothing is listening on port {port} after {timeout:.0f}s")
+                raise StackError(f"nothing is listening on port {port} after {timeout:.0f}s") from None
             await asyncio.sleep(0.1)
 
 
@@ -148,7 +148,8 @@ class Stack:
     async def start_services(self, only: list[str] | None = None,
                              env: dict[str, str] | None = None) -> None:
         """Every service (or `only` those named), each its own process."""
-        services = [("intake", {}), ("decision", {}), ("notify", {})]
+        services: list[tuple[str, dict[str, str]]] = [("intake", {}), ("decision", {}),
+                                                       ("notify", {})]
         services += [(f"research-{a}", {"MASH_AGENCY": a}) for a in agencies()]
         base = {**self.service_env(), **(env or {})}
         for name, extra in services:
@@ -172,7 +173,8 @@ class Stack:
             self.echo(f"stack: {child.name} listening on 127.0.0.1:{ready_on_port}")
 
     async def _follow(self, child: Child) -> None:
-        assert child.process is not None and child.process.stdout is not None
+        assert child.process is not None
+        assert child.process.stdout is not None
         width = max(16, max((len(c.name) for c in self.children), default=0))
         async for raw in child.process.stdout:
             line = raw.decode("utf-8", errors="replace").rstrip()

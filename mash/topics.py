@@ -1,6 +1,7 @@
 """Creating the platform's topics, up front and idempotently."""
 
 import asyncio
+import contextlib
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
@@ -25,13 +26,12 @@ async def create_topics(bootstrap: str, partitions: int, replication_factor: int
         existing = set(await admin.list_topics())
         missing = [t for t in all_topics() if t not in existing]
         if missing:
-            try:
+            # Another starter may win the race; its topics are ours too.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([
                     NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
                     for t in missing
                 ])
-            except TopicAlreadyExistsError:
-                pass  # another starter won the race; fine
         return missing
     finally:
         await admin.close()

@@ -31,7 +31,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from contracts import topics
 from contracts.envelope import derived_id
-from contracts.events import DeadLettered, DeadLetterData
+from contracts.events import DeadLetterData, DeadLettered
 from plumbing.wire import decode_key, headers_for, preserve
 
 log = logging.getLogger("mash.guard")

@@ -6,6 +6,7 @@ Events of one key are published in commit order.
 """
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -40,10 +41,8 @@ class OutboxRelay:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def backlog(self) -> int:
         return await self._db[OUTBOX].count_documents({"sent_at": None})
@@ -62,10 +61,8 @@ class OutboxRelay:
             if sent:
                 continue
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-            except TimeoutError:
-                pass
 
     async def relay_once(self) -> int:
         pending = (

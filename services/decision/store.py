@@ -18,7 +18,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
 
 async def record_opened(tx: Transaction, event: CaseOpened) -> dict[str, Any]:
     data = event.data
-    doc: dict[str, Any] = await tx.db.cases.find_one_and_update(
+    doc: dict[str, Any] | None = await tx.db.cases.find_one_and_update(
         {"_id": data.case_id},
         {
             "$set": {
@@ -32,12 +32,13 @@ async def record_opened(tx: Transaction, event: CaseOpened) -> dict[str, Any]:
         return_document=ReturnDocument.AFTER,
         session=tx.session,
     )
+    assert doc is not None, "an upsert returning the document after always returns one"
     return doc
 
 
 async def record_finding(tx: Transaction, event: FindingReported) -> dict[str, Any]:
     data = event.data
-    doc: dict[str, Any] = await tx.db.cases.find_one_and_update(
+    doc: dict[str, Any] | None = await tx.db.cases.find_one_and_update(
         {"_id": data.case_id},
         {
             "$set": {f"findings.{data.agency}": data.model_dump(mode="json")},
@@ -47,6 +48,7 @@ async def record_finding(tx: Transaction, event: FindingReported) -> dict[str, A
         return_document=ReturnDocument.AFTER,
         session=tx.session,
     )
+    assert doc is not None, "an upsert returning the document after always returns one"
     return doc
 
 

@@ -110,5 +110,6 @@ async def test_the_deadline_survives_a_restart_of_the_decision_service(
 
     assert await short_wire.wait_for(topics.OUTCOME_TOPICS, about(cid), timeout=30)
     decided = await decisions.find_one({"_id": case["_id"]})
-    assert decided is not None and decided["state"] == "decided"
+    assert decided is not None
+    assert decided["state"] == "decided"
     assert decided["decision"]["agencies_missing"] == ["youth-offending"]

@@ -1,6 +1,5 @@
 """The consumer guard on one handler, with FastStream's in-memory broker."""
 
-from typing import Any
 
 import pytest
 from faststream import AckPolicy
