@@ -13,7 +13,7 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -136,12 +136,17 @@ def make_contact(family: Family, source: tuple[str, str, str, str, float], rng: 
     )
 
 
+Message = tuple[str, str, bytes, bool]
+
+
 def day_of_contacts(count: int, seed: int = 7, run: str | None = None,
-                    invalid_share: float = 0.04) -> list[tuple[str, str, bytes, bool]]:
+                    invalid_share: float = 0.04) -> Iterator[Message]:
     """(contact id, agency, message bytes, valid?) for `count` contacts.
 
-    A few are unusable on purpose, as real ones are: a phoned-in note pasted
-    as plain text, and a form with no child and an unknown concern code.
+    Each contact is made when it is taken, so its `received_at` is when it
+    is sent, however slowly the contacts are fed. A few are unusable on
+    purpose, as real ones are: a phoned-in note pasted as plain text, and a
+    form with no child and an unknown concern code.
     """
     rng = random.Random(seed)
     run = run or uuid.uuid4().hex[:6]
@@ -149,7 +154,6 @@ def day_of_contacts(count: int, seed: int = 7, run: str | None = None,
     weights = [s[4] for s in SOURCES]
     invalid = max(1, round(count * invalid_share)) if count >= 10 else 0
     bad_slots = set(rng.sample(range(count), invalid)) if invalid else set()
-    out = []
     for n in range(count):
         source = rng.choices(SOURCES, weights)[0]
         now = datetime.now(UTC)
@@ -169,14 +173,13 @@ def day_of_contacts(count: int, seed: int = 7, run: str | None = None,
                              "children": [], "concerns": ["99Z"], "analysis": "",
                              "consent": {"state": "given"}},
                 }).encode()
-            out.append((cid, source[0], raw, False))
+            yield cid, source[0], raw, False
             continue
         contact = make_contact(rng.choice(families), source, rng, run, n, now)
         event = ContactSubmitted.new(contact, source=f"/agency/{source[0]}",
                                      subject=contact.contact_id,
                                      correlation_id=contact.contact_id)
-        out.append((contact.contact_id, source[0], event.to_bytes(), True))
-    return out
+        yield contact.contact_id, source[0], event.to_bytes(), True
 
 
 @dataclass
@@ -196,7 +199,7 @@ class Account:
         return [c for c in self.submitted if c not in self.outcomes and c not in self.rejected]
 
 
-async def submit(producer: AIOKafkaProducer, contacts: list[tuple[str, str, bytes, bool]],
+async def submit(producer: AIOKafkaProducer, contacts: Iterable[Message],
                  account: Account, pace: float = 0.0) -> None:
     for contact_id, agency, raw, valid in contacts:
         account.submitted[contact_id] = Submitted(contact_id, agency, valid, time.monotonic())
@@ -314,6 +317,8 @@ async def run_demo(bootstrap: str, count: int, timeout: float, seed: int = 7,
 async def run_live(bootstrap: str, pace: float, echo: OnEvent = print,
                    seed: int = 7) -> None:
     """Feed contacts at a watchable pace, printing each outcome, until stopped."""
+    echo(f"{'decided':<8} {'case':<13} {'RAG':<5} {'outcome':<28}    {'routed to':<11} "
+         f"{'strongest rule':<20} time from contact")
     account = Account()
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch(bootstrap, account, stop, echo))

@@ -203,4 +203,7 @@ class _Guard(BaseMiddleware):
                 if not is_transient(failure):
                     await self.guard.dead_letter(delivery, failure, attempt)
                     return
+                log.warning("could not yet record an invalid message from %s/%d/%d "
+                            "(attempt %d): %s; retrying", delivery.topic, delivery.partition,
+                            delivery.offset, attempt, type(failure).__name__)
                 await asyncio.sleep(self.guard.policy.backoff(min(attempt, 12)))

@@ -80,6 +80,7 @@ class Service:
             on_startup=[self._on_startup],
             after_startup=[self._after_startup],
             on_shutdown=[self._on_shutdown],
+            after_shutdown=[self._after_shutdown],
         )
 
     def subscription(self) -> dict[str, Any]:
@@ -125,6 +126,9 @@ class Service:
         for task in self._tasks:
             task.cancel()
         await self.relay.stop()
+
+    async def _after_shutdown(self) -> None:
+        await self.client.close()
 
     async def _repeat(self, seconds: float, job: Job) -> None:
         while True:
