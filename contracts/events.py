@@ -76,6 +76,19 @@ class CaseOpened(Event[CaseOpenedData]):
     event_type = "mash.case.opened"
 
 
+class ContactAddedData(_Data):
+    case_id: str
+    contact: Contact
+    reason: Literal["re-contact", "same-incident"]
+    added_at: AwareDatetime
+
+
+class ContactAdded(Event[ContactAddedData]):
+    """A further contact joins a case that is already open."""
+
+    event_type = "mash.case.contact-added"
+
+
 class Subject(_Data):
     """A person an agency is asked to search for: the minimum to find them."""
 
@@ -213,6 +226,7 @@ ALL_EVENTS: tuple[type[Event[BaseModel]], ...] = (
     ContactSubmitted,
     ContactRejected,
     CaseOpened,
+    ContactAdded,
     EnquiryRequested,
     FindingReported,
     DecisionMade,

@@ -13,6 +13,15 @@ OUTCOMES_SOCIAL_CARE: Final = "mash.outcomes.social-care"
 OUTCOMES_EARLY_HELP: Final = "mash.outcomes.early-help"
 OUTCOMES_NFA: Final = "mash.outcomes.nfa"
 DLQ: Final = "mash.dlq"
+# A contact that joins a case already open (a re-contact, or a sibling in the
+# same incident); the case's other events stay on their own topics.
+CASES_CONTACT_ADDED: Final = "mash.cases.contact-added"
+# Practitioners' and managers' commands to the decision service.
+DECISION_COMMANDS: Final = "mash.commands.decision"
+SLA_WARNINGS: Final = "mash.sla.warnings"
+SLA_BREACHED: Final = "mash.sla.breached"
+OUTCOME_ACKS: Final = "mash.outcomes.acks"
+OUTCOME_ESCALATIONS: Final = "mash.outcomes.escalations"
 
 OUTCOME_TOPICS: Final = (OUTCOMES_SOCIAL_CARE, OUTCOMES_EARLY_HELP, OUTCOMES_NFA)
 
@@ -38,5 +47,11 @@ def all_topics() -> tuple[str, ...]:
         DECISIONS,
         *OUTCOME_TOPICS,
         DLQ,
+        CASES_CONTACT_ADDED,
+        DECISION_COMMANDS,
+        SLA_WARNINGS,
+        SLA_BREACHED,
+        OUTCOME_ACKS,
+        OUTCOME_ESCALATIONS,
         *per_agency,
     )

@@ -115,6 +115,9 @@ class Stack:
             "MASH_KAFKA_HEARTBEAT_INTERVAL_MS": str(s.kafka_heartbeat_interval_ms),
             "PYTHONUNBUFFERED": "1",
         })
+        # The embedded stack runs unattended unless told otherwise: decisions
+        # are authorised by the rules and marked so. Production leaves it off.
+        env.setdefault("MASH_AUTO_AUTHORISE", "true")
         return env
 
     async def start(self) -> None:
