@@ -4,6 +4,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mash.credentials import OPERATOR, mongo_uri, passwords
+
 
 class StackSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MASH_", extra="ignore")
@@ -23,5 +25,6 @@ class StackSettings(BaseSettings):
         return f"127.0.0.1:{self.kafka_port}"
 
     @property
-    def mongo_uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.mongo_port}/?retryWrites=false&directConnection=true"
+    def operator_mongo_uri(self) -> str:
+        """The operator's own user: reads any database, for the CLI and inspectors."""
+        return mongo_uri(self.mongo_port, OPERATOR, passwords(self.home)[OPERATOR])

@@ -19,7 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pymongo import AsyncMongoClient
+
 from contracts.agencies import agencies
+from mash.credentials import mongo_uri, passwords, principals
 from mash.settings import StackSettings
 from mash.topics import create_topics
 
@@ -35,6 +38,12 @@ def _die_with_parent() -> None:
     # If `mash up` itself is killed, its children must not linger holding ports.
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def port_free(port: int) -> bool:
@@ -110,7 +119,6 @@ class Stack:
         env = dict(os.environ)
         env.update({
             "MASH_KAFKA_BOOTSTRAP_SERVERS": s.bootstrap,
-            "MASH_MONGO_URI": s.mongo_uri,
             "MASH_KAFKA_SESSION_TIMEOUT_MS": str(s.kafka_session_timeout_ms),
             "MASH_KAFKA_HEARTBEAT_INTERVAL_MS": str(s.kafka_heartbeat_interval_ms),
             "PYTHONUNBUFFERED": "1",
@@ -139,14 +147,57 @@ class Stack:
         await self._spawn(Child("broker", [_tansu_command(), "--listener-url", listener,
                                            "--advertised-listener-url", listener],
                                 dict(os.environ)), ready_on_port=s.kafka_port)
-        await self._spawn(Child("database", [_secantus_command(), "--host", "127.0.0.1",
-                                             "--port", str(s.mongo_port),
-                                             "--storage-path", str(data),
-                                             "--log-level", "WARNING"],
-                                dict(os.environ)), ready_on_port=s.mongo_port)
+        await self._provision_users(data)
+        await self.start_database()
         created = await create_topics(s.bootstrap, s.topic_partitions)
         self.echo(f"stack: {len(created)} topic(s) created on {s.bootstrap} "
                   "(tansu keeps topics in memory only)")
+
+    async def start_database(self) -> None:
+        s = self.settings
+        await self._spawn(Child("database", [_secantus_command(), "--host", "127.0.0.1",
+                                             "--port", str(s.mongo_port),
+                                             "--storage-path", str(s.home / "mongo"), "--auth",
+                                             "--log-level", "WARNING"],
+                                dict(os.environ)), ready_on_port=s.mongo_port)
+
+    async def _provision_users(self, data: Path) -> None:
+        """Create or update every service's database user, then let go.
+
+        SecantusDB takes users only while it runs without --auth, so it runs
+        once on a private port no service knows, and is stopped before the
+        authenticated server starts on the same data.
+        """
+        port = _free_port()
+        proc = await asyncio.create_subprocess_exec(
+            _secantus_command(), "--host", "127.0.0.1", "--port", str(port),
+            "--storage-path", str(data), "--log-level", "WARNING",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_die_with_parent)
+        try:
+            await wait_for_port(port, timeout=30)
+            secrets = passwords(self.settings.home)
+            client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_uri(port))
+            try:
+                existing = await client.admin.command("usersInfo")
+                have = {u["user"] for u in existing.get("users", [])}
+                for name, principal in principals().items():
+                    verb = "updateUser" if name in have else "createUser"
+                    await client.admin.command(verb, name, pwd=secrets[name],
+                                               roles=principal.roles)
+            finally:
+                await client.close()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            # WiredTiger holds a lock on the data until the process is gone.
+            await proc.wait()
+        self.echo(f"stack: {len(principals())} database users, each limited to its own database")
+
+    def env_for(self, service: str) -> dict[str, str]:
+        """A service's environment: its own database user and nothing else's."""
+        secrets = passwords(self.settings.home)
+        return {"MASH_MONGO_URI": mongo_uri(self.settings.mongo_port, service, secrets[service])}
 
     async def start_services(self, only: list[str] | None = None,
                              env: dict[str, str] | None = None) -> None:
@@ -159,7 +210,8 @@ class Stack:
             if only is not None and name not in only:
                 continue
             module = "services.research" if name.startswith("research-") else f"services.{name}"
-            await self._spawn(Child(name, [sys.executable, "-m", module], {**base, **extra}))
+            await self._spawn(Child(name, [sys.executable, "-m", module],
+                                    {**base, **extra, **self.env_for(name)}))
         await self._wait_ready([c for c in self.children if c.name not in ("broker", "database")])
 
     async def _spawn(self, child: Child, *, ready_on_port: int | None = None) -> None:
@@ -209,7 +261,8 @@ class Stack:
     # -- stopping ------------------------------------------------------------
 
     async def stop_service(self, name: str) -> None:
-        """Stop one service (it can be started again with start_services)."""
+        """Stop one service or server (start it again with start_services or
+        start_database)."""
         for child in [c for c in self.children if c.name == name]:
             await self._stop(child)
             self.children.remove(child)

@@ -131,13 +131,24 @@ class Service:
         await self.client.close()
 
     async def _repeat(self, seconds: float, job: Job) -> None:
+        failures = 0
         while True:
             try:
                 await job()
+                failures = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                self.log.exception("background job failed; it will run again")
+            except Exception as error:
+                failures += 1
+                # Never a hot loop: a database that is down is waited out.
+                pause = min(30.0, 0.5 * 2 ** min(failures - 1, 6))
+                if failures == 1:
+                    self.log.exception("background job failed; retrying with backoff")
+                else:
+                    self.log.warning("background job failed again (%s); next try in %.0fs",
+                                     type(error).__name__, pause)
+                await asyncio.sleep(pause)
+                continue
             await asyncio.sleep(seconds)
 
     def run(self) -> None:

@@ -31,8 +31,9 @@ class Wire:
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
         self.bootstrap = settings.bootstrap
-        self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_uri,
-                                                                         tz_aware=True)
+        # The operator's user: inspectors read every database.
+        self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            settings.operator_mongo_uri, tz_aware=True)
         self._producer: AIOKafkaProducer | None = None
 
     async def producer(self) -> AIOKafkaProducer:

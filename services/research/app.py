@@ -1,4 +1,16 @@
-"""One agency's research service. MASH_AGENCY says which."""
+"""One agency's research service. MASH_AGENCY says which.
+
+Enquiries are filed in the agency's own database as they arrive (the offset is
+committed only once the enquiry is stored) and answered by a worker in order
+of risk: a RED enquiry behind thousands of GREEN ones is answered next, not
+last. Kafka is FIFO per partition; the queue in the database is not, holds
+any backlog without growing memory, and survives a restart.
+"""
+
+import asyncio
+import contextlib
+
+from pymongo.errors import OperationFailure
 
 from contracts import topics
 from contracts.agencies import is_agency
@@ -6,21 +18,24 @@ from contracts.envelope import utc_now
 from contracts.events import EnquiryRequested, FindingReported
 from plumbing.service import Service
 from services.research import domain, store
+from services.research.policy import load_policy
 from services.research.settings import ResearchSettings
 
 settings = ResearchSettings()
 if not is_agency(settings.agency):
     raise SystemExit(f"MASH_AGENCY={settings.agency!r} is not a configured agency")
+policy = load_policy(settings.agency, settings.policy_dir)
 
 service = Service(
     f"research-{settings.agency}",
     settings,
     settings.database,
-    description=f"Answers MASH enquiries from {settings.agency}'s own records, disclosing "
-                "what its policy allows and auditing every disclosure.",
+    description=f"Answers MASH enquiries from {settings.agency}'s own records, highest risk "
+                "first, disclosing what its policy allows and auditing every disclosure.",
 )
 broker = service.broker
 app = service.app
+work = asyncio.Event()
 
 
 async def _prepare() -> None:
@@ -29,6 +44,7 @@ async def _prepare() -> None:
                                        settings.seed)
     if seeded:
         service.log.info("seeded %d synthetic %s records", seeded, settings.agency)
+    service.log.info("disclosure policy %s", policy.version)
 
 
 service.on_startup(_prepare)
@@ -38,13 +54,38 @@ broker.publisher(topics.FINDINGS, schema=FindingReported, title=f"finding from {
 @broker.subscriber(topics.enquiries(settings.agency), **service.subscription(),
                    title=f"enquiry to {settings.agency}")
 async def on_enquiry(enquiry: EnquiryRequested) -> None:
-    async with service.uow.transaction() as tx:
-        if await tx.already_processed(enquiry.id):
-            return
-        tx.mark_processed(enquiry.id)
-        records = await store.records_for(tx, enquiry)
-        finding, used = domain.answer(enquiry, records, utc_now())
-        await store.audit_disclosure(tx, enquiry, finding, used)
-        tx.emit(topics.FINDINGS, finding)
-    service.log.info("case %s: %s (%d item(s))", finding.data.case_id, finding.data.result,
-                     len(finding.data.items))
+    if await store.enqueue(service.db, enquiry, domain.priority(enquiry.data.rag), utc_now()):
+        work.set()
+
+
+async def answer_one() -> bool:
+    """Answer the most urgent waiting enquiry; False when none is waiting."""
+    try:
+        async with service.uow.transaction() as tx:
+            enquiry = await store.next_pending(tx)
+            if enquiry is None:
+                return False
+            records = await store.records_for(tx, enquiry)
+            finding, used = domain.answer(enquiry, records, policy, utc_now())
+            await store.audit_disclosure(tx, enquiry, finding, used, policy.version)
+            await store.mark_answered(tx, enquiry.id, finding.id, utc_now())
+            tx.emit(topics.FINDINGS, finding)
+    except OperationFailure as conflict:
+        if conflict.code == 112:  # another worker answered it first
+            return True
+        raise
+    service.log.info("case %s: %s (%d item(s), %s)", finding.data.case_id, finding.data.result,
+                     len(finding.data.items), enquiry.data.rag.value)
+    return True
+
+
+async def answer_waiting() -> None:
+    """Wait for work (woken by a new enquiry, or polling), then drain the queue."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(work.wait(), timeout=settings.queue_poll_seconds)
+    work.clear()
+    while await answer_one():
+        pass
+
+
+service.every(0.0, answer_waiting)

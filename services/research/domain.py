@@ -1,20 +1,19 @@
 """What an agency finds and what it may say: matching and disclosure, no I/O.
 
-Disclosure is proportionate (need to know): a RED enquiry gets dates and
-detail whatever the consent, because seeking consent could put the child at
-risk; below that, what is shared depends on consent. The next step moves this
-table into per-agency policy data.
+Disclosure is proportionate (need to know) and follows the agency's own
+policy (policy.py, written as data): a RED enquiry gets dates and detail
+whatever the consent, because seeking consent could put the child at risk;
+below that, what is shared depends on consent and on the kind of record.
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from contracts.contact import ConsentState, Rag
+from contracts.contact import Rag
 from contracts.envelope import derived_id
 from contracts.events import EnquiryRequested, FindingData, FindingItem, FindingReported, Subject
-
-Level = Literal["known-only", "summary", "full"]
+from services.research.policy import DisclosurePolicy, Level
 
 
 @dataclass(frozen=True)
@@ -30,12 +29,12 @@ class Record:
     risk: Literal["low", "medium", "high"]
 
 
-def disclosure_level(rag: Rag, consent: ConsentState) -> Level:
-    if rag is Rag.RED:
-        return "full"
-    if rag is Rag.AMBER:
-        return "full" if consent is ConsentState.GIVEN else "summary"
-    return "summary" if consent is ConsentState.GIVEN else "known-only"
+PRIORITY = {Rag.RED: 0, Rag.AMBER: 1, Rag.GREEN: 2}
+
+
+def priority(rag: Rag) -> int:
+    """Highest risk researched first (seed 000 §6): lower sorts sooner."""
+    return PRIORITY[rag]
 
 
 def _norm(text: str | None) -> str:
@@ -65,17 +64,18 @@ def disclose(record: Record, person_ref: str, level: Level) -> FindingItem:
 
 
 def answer(
-    enquiry: EnquiryRequested, records: list[Record], now: datetime
+    enquiry: EnquiryRequested, records: list[Record], policy: DisclosurePolicy, now: datetime
 ) -> tuple[FindingReported, list[str]]:
     """The finding to send, and the ids of the records it drew on (for the audit)."""
     data = enquiry.data
-    level = disclosure_level(data.rag, data.consent)
+    level = policy.level(data.rag, data.consent)
     items: list[FindingItem] = []
     used: list[str] = []
     for subject in data.subjects:
         for record in records:
             if matches(subject, record):
-                items.append(disclose(record, subject.person_ref, level))
+                own = policy.level_for(record.record_type, data.rag, data.consent)
+                items.append(disclose(record, subject.person_ref, own))
                 used.append(record.record_id)
     finding = FindingReported.new(
         FindingData(

@@ -1,4 +1,6 @@
-from pydantic import model_validator
+from pathlib import Path
+
+from pydantic import Field, model_validator
 
 from plumbing.settings import ServiceSettings
 
@@ -9,6 +11,10 @@ class ResearchSettings(ServiceSettings):
     database: str = ""
     seed_population: int = 400
     seed: int = 2026
+    # Where the agency's disclosure policy lives; the packaged one by default.
+    policy_dir: Path | None = None
+    # How long the worker sleeps when its queue is empty and nothing wakes it.
+    queue_poll_seconds: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
     def _default_database(self) -> "ResearchSettings":

@@ -1,4 +1,5 @@
-"""The agency's own store: its records and its disclosure audit.
+"""The agency's own store: its records, its queue of enquiries and its
+disclosure audit.
 
 Nothing here is ever published; only findings built from it are.
 """
@@ -8,6 +9,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from contracts.events import EnquiryRequested, FindingReported
 from plumbing.unit_of_work import Transaction
@@ -27,6 +29,55 @@ def _as_date(value: datetime | None) -> date | None:
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db.records.create_index("family_key")
     await db.disclosures.create_index("case_id")
+    await db.enquiries.create_index([("state", 1), ("priority", 1), ("answer_by", 1),
+                                     ("queued_at", 1)])
+
+
+async def enqueue(db: AsyncDatabase[dict[str, Any]], enquiry: EnquiryRequested,
+                  priority: int, now: datetime) -> bool:
+    """File an enquiry to answer; False if it was filed before.
+
+    The queued document, keyed by event id, is also the record that the
+    message was handled, so a redelivery files nothing twice.
+    """
+    try:
+        await db.enquiries.insert_one({
+            "_id": enquiry.id,
+            "state": "pending",
+            "priority": priority,
+            "answer_by": enquiry.data.answer_by,
+            "queued_at": now,
+            "case_id": enquiry.data.case_id,
+            "event": enquiry.model_dump(mode="json"),
+        })
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def next_pending(tx: Transaction) -> EnquiryRequested | None:
+    """The most urgent enquiry waiting: RED first, then the earliest deadline."""
+    doc = await tx.db.enquiries.find_one(
+        {"state": "pending"},
+        sort=[("priority", 1), ("answer_by", 1), ("queued_at", 1)],
+        session=tx.session,
+    )
+    return None if doc is None else EnquiryRequested.model_validate(doc["event"])
+
+
+async def mark_answered(tx: Transaction, enquiry_id: str, finding_id: str,
+                        now: datetime) -> bool:
+    result = await tx.db.enquiries.update_one(
+        {"_id": enquiry_id, "state": "pending"},
+        {"$set": {"state": "answered", "finding_id": finding_id, "answered_at": now},
+         "$unset": {"event": ""}},
+        session=tx.session,
+    )
+    return result.modified_count == 1
+
+
+async def waiting(db: AsyncDatabase[dict[str, Any]]) -> int:
+    return await db.enquiries.count_documents({"state": "pending"})
 
 
 async def seed_if_empty(db: AsyncDatabase[dict[str, Any]], agency: str, size: int,
@@ -70,7 +121,8 @@ async def records_for(tx: Transaction, enquiry: EnquiryRequested) -> list[Record
 
 
 async def audit_disclosure(tx: Transaction, enquiry: EnquiryRequested,
-                           finding: FindingReported, record_ids: list[str]) -> None:
+                           finding: FindingReported, record_ids: list[str],
+                           policy_version: str) -> None:
     data = finding.data
     await tx.db.disclosures.insert_one(
         {
@@ -83,6 +135,7 @@ async def audit_disclosure(tx: Transaction, enquiry: EnquiryRequested,
             "rag": enquiry.data.rag.value,
             "consent": enquiry.data.consent.value,
             "disclosure_level": data.disclosure_level,
+            "policy_version": policy_version,
             "result": data.result,
             "records_drawn_on": record_ids,
             "disclosed": [item.model_dump(mode="json") for item in data.items],

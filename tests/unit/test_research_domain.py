@@ -5,6 +5,9 @@ import pytest
 from contracts.contact import ConsentState, Rag
 from contracts.events import EnquiryData, EnquiryRequested, Subject
 from services.research import domain
+from services.research.policy import load_policy
+
+POLICE = load_policy("police")
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 AVA = Subject(person_ref="child-0", role="child", given_name="Ava", family_name="Smith",
@@ -38,11 +41,11 @@ def enquiry(rag: Rag = Rag.RED, consent: ConsentState = ConsentState.NOT_SOUGHT,
     ],
 )
 def test_disclosure_is_proportionate(rag: Rag, consent: ConsentState, level: str) -> None:
-    assert domain.disclosure_level(rag, consent) == level
+    assert POLICE.level(rag, consent) == level
 
 
 def test_red_enquiry_gets_dates_and_detail() -> None:
-    finding, used = domain.answer(enquiry(Rag.RED), [RECORD], NOW)
+    finding, used = domain.answer(enquiry(Rag.RED), [RECORD], POLICE, NOW)
     [item] = finding.data.items
     assert finding.data.result == "trace"
     assert item.summary == "Attended domestic incident."
@@ -51,14 +54,14 @@ def test_red_enquiry_gets_dates_and_detail() -> None:
 
 
 def test_green_without_consent_gets_known_and_category_only() -> None:
-    finding, _ = domain.answer(enquiry(Rag.GREEN, ConsentState.REFUSED), [RECORD], NOW)
+    finding, _ = domain.answer(enquiry(Rag.GREEN, ConsentState.REFUSED), [RECORD], POLICE, NOW)
     [item] = finding.data.items
     assert (item.category, item.summary, item.occurred_on) == \
         ("domestic-abuse-incident", None, None)
 
 
 def test_findings_never_carry_the_raw_record() -> None:
-    finding, _ = domain.answer(enquiry(), [RECORD], NOW)
+    finding, _ = domain.answer(enquiry(), [RECORD], POLICE, NOW)
     text = finding.model_dump_json()
     assert "police-00001" not in text
     assert "RG127AB" not in text
@@ -66,7 +69,7 @@ def test_findings_never_carry_the_raw_record() -> None:
 
 def test_no_trace_is_an_explicit_answer() -> None:
     stranger = AVA.model_copy(update={"date_of_birth": date(2018, 1, 1)})
-    finding, used = domain.answer(enquiry(subjects=[stranger]), [RECORD], NOW)
+    finding, used = domain.answer(enquiry(subjects=[stranger]), [RECORD], POLICE, NOW)
     assert finding.data.result == "no-trace"
     assert finding.data.items == []
     assert used == []
@@ -81,8 +84,25 @@ def test_without_a_date_of_birth_the_postcode_must_match() -> None:
 
 def test_the_finding_answers_the_enquiry_that_asked() -> None:
     asked = enquiry()
-    finding, _ = domain.answer(asked, [], NOW)
-    again, _ = domain.answer(asked, [], NOW)
+    finding, _ = domain.answer(asked, [], POLICE, NOW)
+    again, _ = domain.answer(asked, [], POLICE, NOW)
     assert finding.causation_id == asked.id
     assert finding.subject == "CASE-1"
     assert finding.id == again.id
+
+
+def test_the_most_urgent_is_researched_first() -> None:
+    assert domain.priority(Rag.RED) < domain.priority(Rag.AMBER) < domain.priority(Rag.GREEN)
+
+
+def test_a_sensitive_record_type_is_capped_by_the_agencys_policy() -> None:
+    marac = domain.Record(**{**RECORD.__dict__, "record_id": "police-2",
+                             "record_type": "marac-flag", "risk": "high"})
+    finding, _ = domain.answer(enquiry(Rag.AMBER, ConsentState.GIVEN), [RECORD, marac], POLICE,
+                               NOW)
+    ordinary, flagged = finding.data.items
+    assert ordinary.summary == "Attended domestic incident."  # AMBER with consent: full
+    assert (flagged.category, flagged.summary, flagged.occurred_on, flagged.risk) == \
+        ("marac-flag", None, None, "high")  # capped to known-only below RED
+    red, _ = domain.answer(enquiry(Rag.RED), [marac], POLICE, NOW)
+    assert red.data.items[0].summary is not None
