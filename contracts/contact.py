@@ -43,6 +43,10 @@ class Child(_Strict):
     postcode: str | None = Field(default=None, max_length=10)
     ethnicity: str | None = None
     language: str | None = None
+    address: str | None = Field(default=None, max_length=300,
+                                description="Where the child lives, as given (postcode apart)")
+    person_id: str | None = Field(
+        default=None, description="Intake's person index id; set by intake, not the referrer")
 
 
 class HouseholdMember(_Strict):
@@ -50,6 +54,10 @@ class HouseholdMember(_Strict):
     family_name: str = Field(min_length=1, max_length=100)
     date_of_birth: date | None = None
     relationship: str = Field(min_length=1, description="To the first child, e.g. mother")
+    postcode: str | None = Field(default=None, max_length=10,
+                                 description="Where they live when not with the children")
+    person_id: str | None = Field(
+        default=None, description="Intake's person index id; set by intake, not the referrer")
 
 
 class Referrer(_Strict):
@@ -71,6 +79,22 @@ class Consent(_Strict):
     state: ConsentState
     reason: str | None = Field(default=None, description="Why, especially when not sought")
     decided_by: str | None = None
+    overridden: bool = Field(
+        default=False,
+        description="Shared without consent because seeking it (or respecting a refusal) would "
+                    "put the child at risk (DPA 2018 Sch. 1 para 18); `reason` and `decided_by` "
+                    "say why and who")
+
+
+class PersonMatch(_Strict):
+    """What intake's person index found for one person in the contact."""
+
+    person_ref: str = Field(description="child-<i> or adult-<i>, as in the enquiries")
+    person_id: str = Field(description="The indexed person it matched")
+    score: float = Field(ge=0, le=1)
+    band: Literal["link", "possible"] = Field(
+        description="link: treated as the same person; possible: a practitioner should check")
+    explanation: list[str] = Field(description="Each component of the score, in words")
 
 
 class Contact(_Strict):
@@ -86,6 +110,19 @@ class Contact(_Strict):
     consent: Consent
     urgency: Urgency = Urgency.ROUTINE
     referrer_rag: Rag | None = None
+    kind: Literal["concern", "early-help-request", "confidential-enquiry"] = "concern"
+    incident_reference: str | None = Field(
+        default=None, max_length=100,
+        description="The incident it is about, e.g. a police occurrence or crime reference")
+    answer_due: AwareDatetime | None = Field(
+        default=None, description="When the referrer needs an answer (a confidential enquiry "
+                                  "from another local authority: 24 hours)")
+    source_format: str | None = Field(
+        default=None, description="The CloudEvent type it arrived as, when an agency format")
+    data_quality: list[str] = Field(
+        default_factory=list, description="Usable but poor: what intake noticed, in words")
+    person_matches: list[PersonMatch] = Field(
+        default_factory=list, description="Set by intake: person index matches, explained")
 
     @field_validator("concerns")
     @classmethod

@@ -12,10 +12,12 @@ import random
 import statistics
 import time
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -30,8 +32,31 @@ from contracts.contact import (
     Referrer,
     Urgency,
 )
-from contracts.envelope import CONTENT_TYPE
-from contracts.events import ContactRejected, ContactSubmitted, OutcomeRouted
+from contracts.envelope import CONTENT_TYPE, Event
+from contracts.events import ContactAdded, ContactRejected, ContactSubmitted, OutcomeRouted
+from contracts.formats.common import Address, Adult, ConsentInfo
+from contracts.formats.contact_centre import Caller, ChildDescribed, PublicCall, PublicCallV1
+from contracts.formats.early_help import (
+    EarlyHelpRequest,
+    EarlyHelpRequestV1,
+    FamilyAgreement,
+    FamilyChild,
+    Requester,
+)
+from contracts.formats.education import EducationConcern, EducationConcernV1, Injury, Pupil, School
+from contracts.formats.health import HealthReferral, HealthReferralV1, Patient, Practitioner
+from contracts.formats.housing import HousingOfficer, HousingReferral, HousingReferralV1, Occupant
+from contracts.formats.housing import Property as Home
+from contracts.formats.la_enquiry import Authority, ConfidentialEnquiry, ConfidentialEnquiryV1, EnquiryChild
+from contracts.formats.police import ChildPresent, IncidentAdult, Officer, PoliceNotification
+from contracts.formats.police import PoliceNotificationV1 as PoliceData
+from contracts.formats.probation import (
+    ChildOfConcern,
+    PersonOnProbation,
+    ProbationPractitioner,
+    ProbationReferral,
+    ProbationReferralV1,
+)
 from synthetic import Family, Person, population
 
 # Sources in the proportions a MASH sees: police notifications the largest
@@ -136,6 +161,180 @@ def make_contact(family: Family, source: tuple[str, str, str, str, float], rng: 
     )
 
 
+# --- each agency's own format ------------------------------------------------
+# The demo stands in for the agencies, so it writes what each one sends: the
+# police a notification, a school its DSL concern, and so on; children's
+# social care already speaks the canonical contact and publishes it directly.
+
+POLICE_INCIDENT = {"3B": "domestic-abuse", "3C": "domestic-abuse", "14A": "anti-social-behaviour",
+                   "10A": "missing-person", "18C": "assault", "24A": "child-criminal-exploitation",
+                   "1B": "concern-for-welfare", "20": "concern-for-welfare",
+                   "21": "concern-for-welfare"}
+HEALTH_CATEGORY = {"16A": "neglect", "4B": "parental-mental-health",
+                   "2B": "parental-substance-misuse", "18C": "physical-abuse", "15A": "self-harm",
+                   "6A": "other", "6B": "other", "20": "other"}
+HEALTH_ROLE = {"3B": "health-visitor", "3E": "emergency-department", "3A": "gp"}
+PUBLIC_CATEGORY = {"16A": "neglect", "17A": "emotional-abuse", "3B": "domestic-abuse",
+                   "1B": "drugs-or-alcohol", "20": "other", "21": "other"}
+HOUSING_CONCERN = {"16A": "home-conditions", "4B": "other", "20": "other",
+                   "14A": "anti-social-behaviour"}
+PROBATION_CONCERN = {"3B": "domestic-abuse", "19C": "sexual-offending",
+                     "2B": "substance-misuse", "20": "other"}
+
+
+def _address(p: Person) -> Address:
+    return Address(lines=[f"{zlib.crc32(p.person_id.encode()) % 90 + 1} Demo Street"],
+                   postcode=p.postcode)
+
+
+def _adults(family: Family) -> list[Adult]:
+    return [Adult(given_name=a.given_name, family_name=a.family_name,
+                  date_of_birth=a.date_of_birth, relationship=a.relationship)
+            for a in family.adults]
+
+
+def _consent(c: Contact) -> ConsentInfo:
+    state = {ConsentState.GIVEN: "given", ConsentState.REFUSED: "refused",
+             ConsentState.NOT_SOUGHT: "not-sought"}[c.consent.state]
+    return ConsentInfo(status=state, reason=c.consent.reason,
+                       decided_by=c.consent.decided_by,
+                       overridden=c.consent.state is ConsentState.NOT_SOUGHT)
+
+
+def agency_event(family: Family, c: Contact, rng: random.Random) -> Event[Any]:
+    """The contact as its agency would send it (canonical for social care)."""
+    code, lead, now = c.referrer.source_code, c.concerns[0], c.received_at
+    cid, ref = c.contact_id, c.referrer_reference
+    first = family.children[0]
+    data: Any
+    fmt: type[Event[Any]]
+    if code == "6":
+        fmt = PoliceNotification
+        data = PoliceData(
+            notification_reference=ref, force="Demo Borough Police",
+            occurrence_reference=f"OCC-{ref}", incident_type=POLICE_INCIDENT.get(lead, "other"),
+            incident_at=now, location=_address(first),
+            children_present=[ChildPresent(given_name=ch.given_name, family_name=ch.family_name,
+                                           date_of_birth=ch.date_of_birth,
+                                           estimated_age=ch.estimated_age, gender=ch.gender,
+                                           address=Address(postcode=ch.postcode))
+                              for ch in c.children],
+            adults=[IncidentAdult(**a.model_dump()) for a in _adults(family)],
+            officer=Officer(collar_number=str(rng.randint(1000, 9999)), name="PC Demo",
+                            rank="PC", unit="Public Protection Unit"),
+            initial_rag=(c.referrer_rag or Rag.GREEN).value,
+            additional_factors=[x for x in c.concerns if x not in ("3B",) and x != lead]
+            + ([lead] if lead not in POLICE_INCIDENT or lead in ("1B", "3C", "21") else []),
+            circumstances=c.analysis)
+    elif code == "2A":
+        fmt = EducationConcern
+        injury = lead == "18C"
+        data = EducationConcernV1(
+            concern_reference=ref,
+            school=School(name="Demo Primary School", urn="100001", dsl_name="Ms Demo"),
+            pupil=Pupil(given_name=first.given_name, family_name=first.family_name,
+                        date_of_birth=first.date_of_birth,
+                        gender="female" if first.gender == "female" else "male",
+                        address=_address(first)),
+            siblings=[Pupil(given_name=s.given_name, family_name=s.family_name,
+                            date_of_birth=s.date_of_birth) for s in family.children[1:]],
+            family=_adults(family),
+            concern_type="injury" if injury else "other",
+            injury=Injury(description="Bruising", body_location="upper arm",
+                          caused_by="adult") if injury else None,
+            additional_factors=[] if injury else list(c.concerns),
+            dsl_analysis=c.analysis, consent=_consent(c),
+            urgent=c.urgency is Urgency.IMMEDIATE)
+    elif code in HEALTH_ROLE:
+        fmt = HealthReferral
+        data = HealthReferralV1(
+            referral_id=ref,
+            practitioner=Practitioner(name="Demo Clinician", role=HEALTH_ROLE[code],
+                                      organisation="Demo NHS Trust"),
+            patients=[Patient(given_name=ch.given_name, family_name=ch.family_name,
+                              date_of_birth=ch.date_of_birth, estimated_age=ch.estimated_age,
+                              sex=ch.gender, address=Address(postcode=ch.postcode))
+                      for ch in c.children],
+            family=_adults(family), categories=[HEALTH_CATEGORY.get(lead, "other")],
+            clinical_summary=c.analysis, consent=_consent(c),
+            urgent=c.urgency is Urgency.IMMEDIATE)
+    elif code in ("1B", "9"):
+        fmt = PublicCall
+        data = PublicCallV1(
+            call_reference=ref, call_started_at=now, call_handler="Contact centre advisor",
+            caller=Caller(anonymous=code == "9", name=None if code == "9" else "A neighbour",
+                          relationship_to_child="neighbour"),
+            address_of_concern=_address(first),
+            children=[ChildDescribed(given_name=ch.given_name, family_name=ch.family_name,
+                                     date_of_birth=ch.date_of_birth,
+                                     approximate_age=ch.estimated_age, gender=ch.gender)
+                      for ch in c.children],
+            concern_categories=[PUBLIC_CATEGORY.get(lead, "other")],
+            what_the_caller_said=c.analysis)
+    elif code == "4":
+        fmt = HousingReferral
+        data = HousingReferralV1(
+            case_reference=ref, officer=HousingOfficer(name="Demo Housing Officer"),
+            property=Home(address=_address(first), tenure="council"),
+            occupants=[Occupant(given_name=a.given_name, family_name=a.family_name,
+                                date_of_birth=a.date_of_birth,
+                                relationship_to_lead_tenant="self" if i == 0 else "partner")
+                       for i, a in enumerate(family.adults)]
+            + [Occupant(given_name=ch.given_name, family_name=ch.family_name,
+                        date_of_birth=ch.date_of_birth, age=ch.estimated_age,
+                        relationship_to_lead_tenant="child") for ch in c.children],
+            concern_types=[HOUSING_CONCERN.get(lead, "other")],
+            observations=c.analysis, consent=_consent(c))
+    elif code == "7":
+        fmt = ProbationReferral
+        adult = family.adults[-1]
+        data = ProbationReferralV1(
+            referral_reference=ref, practitioner=ProbationPractitioner(name="Demo Officer"),
+            person_on_probation=PersonOnProbation(
+                crn=f"X{rng.randint(100000, 999999)}", given_name=adult.given_name,
+                family_name=adult.family_name, date_of_birth=adult.date_of_birth,
+                relationship_to_children=adult.relationship, lives_with_children=True,
+                address=_address(first)),
+            children=[ChildOfConcern(given_name=ch.given_name, family_name=ch.family_name,
+                                     date_of_birth=ch.date_of_birth,
+                                     estimated_age=ch.estimated_age, gender=ch.gender)
+                      for ch in c.children],
+            risk_of_serious_harm_to_children="medium",
+            concerns=[PROBATION_CONCERN.get(lead, "other")],
+            assessment=c.analysis, consent=_consent(c))
+    elif code == "5D":
+        fmt = EarlyHelpRequest
+        data = EarlyHelpRequestV1(
+            request_reference=ref,
+            requested_by=Requester(name="Demo Worker", role="early help worker",
+                                   organisation="Demo Children's Centre"),
+            address=_address(first),
+            children=[FamilyChild(given_name=ch.given_name, family_name=ch.family_name,
+                                  date_of_birth=ch.date_of_birth, gender=ch.gender)
+                      for ch in c.children],
+            adults=_adults(family), needs=["parenting-support"],
+            what_has_been_tried=c.analysis, support_requested="Family support",
+            family_agreement=FamilyAgreement(agreed=c.consent.state is ConsentState.GIVEN))
+    elif code == "5C":
+        fmt = ConfidentialEnquiry
+        data = ConfidentialEnquiryV1(
+            enquiry_reference=ref,
+            from_authority=Authority(name="Another Borough Council", la_code="999",
+                                     officer="Duty social worker"),
+            sent_at=now,
+            children=[EnquiryChild(given_name=ch.given_name, family_name=ch.family_name,
+                                   date_of_birth=ch.date_of_birth, gender=ch.gender,
+                                   previous_address=Address(postcode=ch.postcode))
+                      for ch in c.children],
+            adults=_adults(family), involvement="assessment", known_factors=list(c.concerns),
+            reason_for_enquiry=c.analysis)
+    else:
+        return ContactSubmitted.new(c, source=f"/agency/{c.referrer.agency}", subject=cid,
+                                    correlation_id=cid)
+    return fmt.new(data, source=f"/agency/{c.referrer.agency}", subject=cid, correlation_id=cid,
+                   time=now)
+
+
 Message = tuple[str, str, bytes, bool]
 
 
@@ -175,10 +374,9 @@ def day_of_contacts(count: int, seed: int = 7, run: str | None = None,
                 }).encode()
             yield cid, source[0], raw, False
             continue
-        contact = make_contact(rng.choice(families), source, rng, run, n, now)
-        event = ContactSubmitted.new(contact, source=f"/agency/{source[0]}",
-                                     subject=contact.contact_id,
-                                     correlation_id=contact.contact_id)
+        family = rng.choice(families)
+        contact = make_contact(family, source, rng, run, n, now)
+        event = agency_event(family, contact, rng)
         yield contact.contact_id, source[0], event.to_bytes(), True
 
 
@@ -190,6 +388,15 @@ class Account:
     outcomes: dict[str, OutcomeRouted] = field(default_factory=dict)
     rejected: dict[str, ContactRejected] = field(default_factory=dict)
     duplicates: int = 0
+    # A contact that joined an open case (a re-contact or the same incident)
+    # is accounted for by that case's outcome.
+    joined: dict[str, str] = field(default_factory=dict)
+    case_outcomes: dict[str, OutcomeRouted] = field(default_factory=dict)
+
+    def reconcile(self) -> None:
+        for contact_id, case_id in self.joined.items():
+            if contact_id not in self.outcomes and case_id in self.case_outcomes:
+                self.outcomes[contact_id] = self.case_outcomes[case_id]
 
     def settled(self) -> bool:
         return all(c in self.outcomes or c in self.rejected for c in self.submitted)
@@ -222,7 +429,7 @@ async def watch(bootstrap: str, account: Account, stop: asyncio.Event,
                 on_outcome: OnEvent | None = None) -> None:
     """Follow outcomes and rejections as the receiving teams would."""
     consumer = AIOKafkaConsumer(
-        *topics.OUTCOME_TOPICS, topics.CONTACTS_REJECTED,
+        *topics.OUTCOME_TOPICS, topics.CONTACTS_REJECTED, topics.CASES_CONTACT_ADDED,
         bootstrap_servers=bootstrap, group_id=f"mash-demo-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest", enable_auto_commit=False,
         session_timeout_ms=6000, heartbeat_interval_ms=1000,
@@ -239,6 +446,15 @@ async def watch(bootstrap: str, account: Account, stop: asyncio.Event,
 
 
 def _account_for(topic: str, value: bytes, account: Account, on_outcome: OnEvent | None) -> None:
+    if topic == topics.CASES_CONTACT_ADDED:
+        added = ContactAdded.model_validate_json(value)
+        if added.data.contact.contact_id in account.submitted:
+            account.joined[added.data.contact.contact_id] = added.data.case_id
+            if on_outcome is not None:
+                on_outcome(f"{added.data.contact.contact_id} joined {added.data.case_id} "
+                           f"({added.data.reason})")
+            account.reconcile()
+        return
     if topic == topics.CONTACTS_REJECTED:
         rejected = ContactRejected.model_validate_json(value)
         key = rejected.data.contact_id or rejected.subject
@@ -251,6 +467,7 @@ def _account_for(topic: str, value: bytes, account: Account, on_outcome: OnEvent
             _match_unreadable(rejected, account, on_outcome)
         return
     event = OutcomeRouted.model_validate_json(value)
+    account.case_outcomes[event.data.case_id] = event
     for contact_id in event.data.contact_ids:
         if contact_id in account.submitted:
             if contact_id in account.outcomes and account.outcomes[contact_id].id == event.id:
@@ -259,6 +476,7 @@ def _account_for(topic: str, value: bytes, account: Account, on_outcome: OnEvent
             account.outcomes[contact_id] = event
             if on_outcome is not None:
                 on_outcome(outcome_line(event))
+    account.reconcile()
 
 
 def _match_unreadable(rejected: ContactRejected, account: Account,
@@ -285,6 +503,8 @@ def report(account: Account) -> list[str]:
     if times:
         p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
         lines.append(f"time to decision: p50 {statistics.median(times):.2f}s  p95 {p95:.2f}s")
+    if account.joined:
+        lines.append(f"joined an open case (re-contact or same incident): {len(account.joined)}")
     if account.duplicates:
         lines.append(f"duplicate outcome deliveries seen (same event id): {account.duplicates}")
     for contact_id in account.lost:

@@ -4,12 +4,15 @@ enquiries, and the words of a rejection."""
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
-from contracts.contact import ConsentState, Contact, Rag, Urgency
+from contracts.contact import ConsentState, Contact, PersonMatch, Rag, Urgency
 from contracts.envelope import derived_id
 from contracts.events import (
     CaseOpened,
     CaseOpenedData,
+    ContactAdded,
+    ContactAddedData,
     ContactRejected,
     ContactSubmitted,
     EnquiryData,
@@ -18,14 +21,17 @@ from contracts.events import (
     Rejection,
     Subject,
 )
+from services.intake.concerns import COMPLEX, HARM, child_protection
+from services.intake.formats import identify
+from services.intake.person_index import (
+    PersonRecord,
+    Thresholds,
+    best,
+    normal,
+    postcode_key,
+)
 
 SOURCE = "/mash/intake"
-
-# Concerns that on their own suggest significant harm (level 4 of need).
-HARM = frozenset({"18B", "18C", "19B", "19C", "11A", "12A", "22A", "24A", "23A"})
-# Concerns that suggest complex needs (level 3).
-COMPLEX = frozenset({"3A", "3B", "3C", "16A", "17A", "10A", "15A", "13A", "9A", "2B", "1B",
-                     "4B"})
 
 
 @dataclass(frozen=True)
@@ -52,20 +58,29 @@ def triage(contact: Contact) -> Rag:
     return max(suggested, given, key=order.index)
 
 
+VAGUE = frozenset({"20", "21"})
+
+
 def data_quality(contact: Contact) -> list[str]:
-    """Usable but poor: said out loud so a practitioner can chase it."""
-    warnings = []
+    """Usable but poor: said out loud so a practitioner can chase it. What the
+    format's normaliser noticed comes first."""
+    warnings = list(contact.data_quality)
     for i, child in enumerate(contact.children):
         if not (child.date_of_birth or child.expected_date_of_delivery
                 or child.estimated_age is not None):
             warnings.append(f"children.{i}: no date of birth or estimated age")
         if not child.postcode:
             warnings.append(f"children.{i}: no postcode")
-    if contact.consent.state is ConsentState.NOT_SOUGHT and not contact.consent.reason:
+    protection = child_protection(contact.concerns) or contact.urgency is Urgency.IMMEDIATE
+    if (contact.consent.state is ConsentState.NOT_SOUGHT and not contact.consent.reason
+            and not protection):
+        # Below the child protection threshold, checks without consent need a reason.
         warnings.append("consent not sought and no reason given")
     if len(contact.analysis.split()) < 8:
         warnings.append("the referrer's analysis is very short")
-    return warnings
+    if set(contact.concerns) <= VAGUE and len(contact.analysis.split()) < 25:
+        warnings.append("the concern is vague: no specific factor and little analysis")
+    return list(dict.fromkeys(warnings))
 
 
 def case_id_for(contact_event_id: str) -> str:
@@ -147,22 +162,13 @@ def open_case(
 
 
 def _best_effort_fields(raw: bytes) -> tuple[str | None, str | None, str | None]:
-    """Whatever identifies the contact, from a message that failed validation."""
+    """Whatever identifies the contact, from a message that failed validation,
+    in whichever format it claimed to be."""
     try:
         body = json.loads(raw)
-        data = body.get("data", {}) if isinstance(body, dict) else {}
-        referrer = data.get("referrer", {}) if isinstance(data, dict) else {}
-        return (
-            _str_or_none(data.get("contact_id")) if isinstance(data, dict) else None,
-            _str_or_none(data.get("referrer_reference")) if isinstance(data, dict) else None,
-            _str_or_none(referrer.get("agency")) if isinstance(referrer, dict) else None,
-        )
-    except (ValueError, AttributeError):
+    except (ValueError, RecursionError):
         return None, None, None
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return identify(body)
 
 
 def reject(
@@ -200,3 +206,122 @@ def reject(
         correlation_id=subject,
         time=now,
     )
+
+
+# --- the same thing twice, and the same person again -----------------------
+
+def people(contact: Contact) -> list[tuple[str, PersonRecord]]:
+    """Everyone in the contact as the person index sees them, by person ref."""
+    first_postcode = contact.children[0].postcode
+    out = [(f"child-{i}", PersonRecord(c.given_name, c.family_name, c.date_of_birth,
+                                       c.postcode, "child"))
+           for i, c in enumerate(contact.children)]
+    out += [(f"adult-{i}", PersonRecord(m.given_name, m.family_name, m.date_of_birth,
+                                        m.postcode or first_postcode, "adult"))
+            for i, m in enumerate(contact.household)]
+    return out
+
+
+@dataclass(frozen=True)
+class Identified:
+    """Who each person in a contact is: an indexed person, or a new one."""
+
+    contact: Contact
+    new: dict[str, tuple[str, PersonRecord]]  # person ref -> (new person id, record)
+    linked: dict[str, tuple[str, PersonRecord]]  # person ref -> (person id, how seen now)
+
+    @property
+    def linked_children(self) -> list[str]:
+        return [pid for ref, (pid, _) in self.linked.items() if ref.startswith("child-")]
+
+    @property
+    def children(self) -> list[str]:
+        ids = {**self.new, **self.linked}
+        return [ids[f"child-{i}"][0] for i in range(len(self.contact.children))]
+
+
+def person_id_for(event_id: str, person_ref: str) -> str:
+    return "P-" + derived_id("person", event_id, person_ref)[:12].upper()
+
+
+def identify_people(
+    event_id: str, contact: Contact,
+    candidates: dict[str, list[tuple[str, list[PersonRecord]]]], thresholds: Thresholds,
+) -> Identified:
+    """Match each person against the candidates the store offered for them.
+    One indexed person is matched at most once per contact (twins are two)."""
+    taken: set[str] = set()
+    new: dict[str, tuple[str, PersonRecord]] = {}
+    linked: dict[str, tuple[str, PersonRecord]] = {}
+    matches: list[PersonMatch] = []
+    for ref, record in people(contact):
+        offered = [(pid, variants) for pid, variants in candidates.get(ref, [])
+                   if pid not in taken]
+        found = best(record, offered, thresholds)
+        band = thresholds.band(found[1].score) if found else "new"
+        if found is not None and band != "new":
+            person_id, scored = found
+            matches.append(PersonMatch(person_ref=ref, person_id=person_id,
+                                       score=min(1.0, scored.score), band=band,
+                                       explanation=scored.explanation()))
+            if band == "link":
+                taken.add(person_id)
+                linked[ref] = (person_id, record)
+                continue
+        new[ref] = (person_id_for(event_id, ref), record)
+    ids = {ref: pid for ref, (pid, _) in (new | linked).items()}
+    enriched = contact.model_copy(update={
+        "children": [c.model_copy(update={"person_id": ids[f"child-{i}"]})
+                     for i, c in enumerate(contact.children)],
+        "household": [m.model_copy(update={"person_id": ids[f"adult-{i}"]})
+                      for i, m in enumerate(contact.household)],
+        "person_matches": matches,
+    })
+    return Identified(enriched, new, linked)
+
+
+def incident_key(contact: Contact) -> str | None:
+    """The incident a contact reports, e.g. a police occurrence reference."""
+    if not contact.incident_reference:
+        return None
+    return f"{contact.referrer.agency}|{contact.incident_reference}"
+
+
+def household_key(contact: Contact) -> str | None:
+    """One household: the first child's postcode and family name."""
+    child = contact.children[0]
+    postcode = postcode_key(child.postcode)
+    if postcode is None or normal(child.family_name) in ("", "unknown"):
+        return None
+    return f"{postcode}|{normal(child.family_name)}"
+
+
+Reason = Literal["re-contact", "same-incident"]
+
+
+def contact_added(event: ContactSubmitted, case_id: str, reason: Reason,
+                  now: datetime) -> ContactAdded:
+    return ContactAdded.new(
+        ContactAddedData(case_id=case_id, contact=event.data, reason=reason, added_at=now),
+        id=derived_id("contact-added", event.id),
+        source=SOURCE,
+        subject=case_id,
+        correlation_id=event.correlation_id,
+        causation_id=event.id,
+        time=now,
+    )
+
+
+def joins(*, incident: str | None, household: str | None,
+          child: str | None) -> tuple[str, Reason] | None:
+    """Which open case a contact joins, and why; None opens a new case.
+    The same incident (its reference; without one, the same agency about the
+    same household within hours) comes before a re-contact about a child of
+    an open case."""
+    if incident is not None:
+        return incident, "same-incident"
+    if household is not None:
+        return household, "same-incident"
+    if child is not None:
+        return child, "re-contact"
+    return None

@@ -11,3 +11,16 @@ class IntakeSettings(ServiceSettings):
     research_window_red_seconds: float = Field(default=2 * 3600, gt=0)
     research_window_amber_seconds: float = Field(default=6 * 3600, gt=0)
     research_window_green_seconds: float = Field(default=24 * 3600, gt=0)
+    # Intake does not know decisions: to intake a case is "open" for this
+    # long after it was opened, and a new contact about one of its children
+    # joins it as a re-contact. The decision service owns the real state.
+    open_case_days: float = Field(default=30, gt=0)
+    # Two contacts from one agency about one household (same postcode and
+    # family name, or same first address line) this close together are one
+    # incident: the second joins the first's case.
+    same_incident_hours: float = Field(default=24, gt=0)
+    # Person index: at or above `link` the same person; from `possible` a
+    # possible match for a practitioner; below, a new person. Measured with
+    # `python -m bench.person_index`.
+    person_link_threshold: float = Field(default=0.8, gt=0, le=1)
+    person_possible_threshold: float = Field(default=0.7, gt=0, le=1)

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,20 +17,30 @@ from contracts.events import (
     OutcomeRouted,
     ReferrerFeedback,
 )
-from synthetic import agency_records, population
+from synthetic import Family, agency_records, population
 from tests.embedded import Wire
 from tests.factories import contact_dict
 
 pytestmark = pytest.mark.integration
 
 
-def known_child_contact(contact_id: str, **overrides: object) -> ContactSubmitted:
-    """A contact about a child of the synthetic borough, so agencies hold records."""
+def _police_known_families() -> Iterator[Family]:
     families = population()
     police_know = {(r.given_name, r.date_of_birth) for r in agency_records("police", families)}
-    family = next(f for f in families
-                  if any((c.given_name, c.date_of_birth) in police_know for c in f.children)
-                  or any((a.given_name, a.date_of_birth) in police_know for a in f.adults))
+    return iter([f for f in families
+                 if any((c.given_name, c.date_of_birth) in police_know for c in f.children)
+                 or any((a.given_name, a.date_of_birth) in police_know for a in f.adults)])
+
+
+_KNOWN = _police_known_families()
+
+
+def known_child_contact(contact_id: str, **overrides: object) -> ContactSubmitted:
+    """A contact about a child of the synthetic borough, so agencies hold records.
+
+    Each call is about a different family: a second contact about the same
+    child while its case is open would join that case as a re-contact."""
+    family = next(_KNOWN)
     child = family.children[0]
     data = contact_dict(
         contact_id=contact_id,

@@ -1,5 +1,5 @@
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -94,3 +94,69 @@ def test_rejecting_unreadable_bytes_still_says_where_they_were() -> None:
     assert rejected.data.contact_id is None
     assert rejected.subject == "t/0/3"
     assert rejected.data.original_encoding == "base64"
+
+
+# --- the same thing twice, and the same person again -----------------------
+
+from services.intake.person_index import PersonRecord, Thresholds  # noqa: E402
+
+
+def test_people_are_new_or_linked_and_the_contact_carries_their_ids() -> None:
+    c = contact(children=[{"given_name": "Ava", "family_name": "Smith",
+                           "date_of_birth": "2019-04-02", "postcode": "RG12 7AB"},
+                          {"given_name": "Leo", "family_name": "Smith",
+                           "date_of_birth": "2022-09-17", "postcode": "RG12 7AB"}])
+    known_ava = PersonRecord("Avah", "Smith", date(2019, 4, 2), "RG12 7AB", "child")
+    maybe_leo = PersonRecord("Leo", "Smith", None, "RG12 9ZZ", "child")
+    who = domain.identify_people("evt-1", c, {"child-0": [("P-AVA", [known_ava])],
+                                              "child-1": [("P-LEO", [maybe_leo])]},
+                                 Thresholds())
+    assert who.linked_children == ["P-AVA"]
+    assert who.contact.children[0].person_id == "P-AVA"
+    leo_id = who.contact.children[1].person_id
+    assert leo_id is not None
+    assert leo_id.startswith("P-")
+    assert leo_id != "P-LEO"
+    assert who.contact.household[0].person_id == who.new["adult-0"][0]
+    bands = {m.person_ref: m.band for m in who.contact.person_matches}
+    assert bands == {"child-0": "link", "child-1": "possible"}
+    assert who.contact.person_matches[1].explanation
+    assert who.children == ["P-AVA", leo_id]
+    # Deterministic: a redelivery gives the same new ids.
+    again = domain.identify_people("evt-1", c, {}, Thresholds())
+    assert again.new["child-1"][0] == leo_id
+
+
+def test_one_indexed_person_is_matched_once_per_contact() -> None:
+    c = contact(children=[{"given_name": "Ava", "family_name": "Smith",
+                           "date_of_birth": "2019-04-02", "postcode": "RG12 7AB"},
+                          {"given_name": "Ava", "family_name": "Smith",
+                           "date_of_birth": "2019-04-02", "postcode": "RG12 7AB"}])
+    ava = PersonRecord("Ava", "Smith", date(2019, 4, 2), "RG12 7AB", "child")
+    offered = [("P-AVA", [ava])]
+    who = domain.identify_people("e", c, {"child-0": offered, "child-1": offered}, Thresholds())
+    assert len(who.linked) == 1
+    assert "child-1" in who.new
+
+
+def test_which_case_a_contact_joins() -> None:
+    assert domain.joins(incident="C1", household="C2", child="C3") == ("C1", "same-incident")
+    assert domain.joins(incident=None, household="C2", child="C3") == ("C2", "same-incident")
+    assert domain.joins(incident=None, household=None, child="C3") == ("C3", "re-contact")
+    assert domain.joins(incident=None, household=None, child=None) is None
+
+
+def test_incident_and_household_keys() -> None:
+    c = contact(incident_reference="43260118230")
+    assert domain.incident_key(c) == "police|43260118230"
+    assert domain.incident_key(contact()) is None
+    assert domain.household_key(c) == "RG127AB|smith"
+    assert domain.household_key(contact(children=[{"given_name": "A", "family_name": "B"}])) is None
+
+
+def test_a_contact_added_is_derived_from_the_contact_event() -> None:
+    event = submitted()
+    added = domain.contact_added(event, "CASE-1", "re-contact", NOW)
+    assert added.subject == "CASE-1"
+    assert added.id == domain.contact_added(event, "CASE-1", "re-contact", NOW).id
+    assert (added.data.reason, added.causation_id) == ("re-contact", event.id)
