@@ -6,7 +6,7 @@ that old consumers cannot read bumps ``schema_version_current``.
 
 from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -150,6 +150,14 @@ class Reason(_Data):
     text: str
 
 
+class Due(_Data):
+    """A timescale the case is held to, and when it falls due."""
+
+    timescale: str = Field(description="e.g. s47-to-duty, outcome-48h, assessment-45wd")
+    text: str
+    due_at: AwareDatetime
+
+
 class DecisionData(_Data):
     case_id: str
     contact_ids: list[str]
@@ -167,6 +175,14 @@ class DecisionData(_Data):
     children: list[str] = Field(description="Children's person refs with initials, no full names")
     contact_received_at: AwareDatetime
     decided_at: AwareDatetime
+    # Added with the decision workflow (optional: older decisions lack them).
+    decision_version: int = Field(default=1, ge=1,
+                                  description="1, then 2... when a case is reopened and re-decided")
+    proposed_rag: Rag | None = None
+    recommended_rag: Rag | None = None
+    rationale: str | None = Field(default=None, description="The manager's, on an override")
+    advice: str | None = Field(default=None, description="Advice or signposting (NFA etc.)")
+    due: list[Due] = Field(default_factory=list, description="Timescales that run from here")
 
 
 class DecisionMade(Event[DecisionData]):
@@ -186,6 +202,30 @@ class OutcomeData(_Data):
     contact_received_at: AwareDatetime
     decided_at: AwareDatetime
     act_by: AwareDatetime = Field(description="When the receiving team must have acted")
+    # Added with the decision workflow (optional: older outcomes lack them).
+    level_of_need: int | None = Field(default=None, ge=1, le=4)
+    decided_by: str | None = Field(default=None, description="'rules' or the manager's id")
+    decision_version: int = Field(default=1, ge=1)
+    advice: str | None = Field(default=None, description="Advice or signposting (NFA etc.)")
+    ack_by: AwareDatetime | None = Field(
+        default=None, description="Acknowledge on mash.outcomes.acks by then, or it escalates")
+    due: list[Due] = Field(default_factory=list, description="Every timescale the team inherits")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{
+        "case_id": "CASE-3F2A9C1B", "contact_ids": ["POL-2026-118"],
+        "destination": "social-care", "outcome": "strategy-discussion-s47", "rag": "RED",
+        "reasons": [{"rule_id": "R2-DA-BABY", "text": "Domestic abuse with a baby or unborn "
+                     "child in the household and a high-risk record held by a partner agency."}],
+        "children": ["child-0 (T.S.)"], "contact_received_at": "2026-11-20T09:30:00Z",
+        "decided_at": "2026-11-20T11:02:00Z", "act_by": "2026-11-20T17:00:00Z",
+        "level_of_need": 4, "decided_by": "mgr-bob.lee", "decision_version": 1, "advice": None,
+        "ack_by": "2026-11-20T17:00:00Z",
+        "due": [{"timescale": "s47-to-duty", "text": "Section 47: passed to duty social work "
+                 "the same day", "due_at": "2026-11-20T17:00:00Z"},
+                {"timescale": "icpc-15wd", "text": "Initial Child Protection Conference within "
+                 "15 working days of the strategy discussion", "due_at": "2026-12-11T11:02:00Z"},
+                {"timescale": "assessment-45wd", "text": "Assessment completed within 45 "
+                 "working days of the referral", "due_at": "2027-01-26T09:30:00Z"}]}]})
 
 
 class OutcomeRouted(Event[OutcomeData]):
@@ -222,7 +262,9 @@ class DeadLettered(Event[DeadLetterData]):
     event_type = "mash.message.dead-lettered"
 
 
-ALL_EVENTS: tuple[type[Event[BaseModel]], ...] = (
+from contracts.casework import CASEWORK_EVENTS  # noqa: E402  (casework builds on the above)
+
+ALL_EVENTS: tuple[type[Event[Any]], ...] = (
     ContactSubmitted,
     ContactRejected,
     CaseOpened,
@@ -233,6 +275,7 @@ ALL_EVENTS: tuple[type[Event[BaseModel]], ...] = (
     OutcomeRouted,
     ReferrerFeedback,
     DeadLettered,
-)  # type: ignore[assignment]
+    *CASEWORK_EVENTS,
+)
 
 EVENTS_BY_TYPE = {e.event_type: e for e in ALL_EVENTS}

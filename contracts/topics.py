@@ -22,6 +22,9 @@ SLA_WARNINGS: Final = "mash.sla.warnings"
 SLA_BREACHED: Final = "mash.sla.breached"
 OUTCOME_ACKS: Final = "mash.outcomes.acks"
 OUTCOME_ESCALATIONS: Final = "mash.outcomes.escalations"
+# Every change to a case's decision: proposed, recommended, authorised or
+# overridden, flagged for review, reopened, a command refused.
+CASE_HISTORY: Final = "mash.cases.history"
 
 OUTCOME_TOPICS: Final = (OUTCOMES_SOCIAL_CARE, OUTCOMES_EARLY_HELP, OUTCOMES_NFA)
 
@@ -53,5 +56,6 @@ def all_topics() -> tuple[str, ...]:
         SLA_BREACHED,
         OUTCOME_ACKS,
         OUTCOME_ESCALATIONS,
+        CASE_HISTORY,
         *per_agency,
     )

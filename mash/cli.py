@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mash.case import case_app
 from mash.demo import report, run_demo, run_live
 from mash.settings import StackSettings
 from mash.stack import Stack, StackError, port_free
@@ -19,6 +20,7 @@ app = typer.Typer(help="Multi-Agency Safeguarding Hub: run the stack, the demo, 
                   no_args_is_help=True, add_completion=False)
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+app.add_typer(case_app, name="case")
 
 
 def _echo(line: str) -> None:

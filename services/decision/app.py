@@ -1,86 +1,178 @@
-"""Decision's FastStream app: gathering findings, sweeping deadlines."""
+"""Decision's FastStream app: gathering findings, proposing, people's
+decisions, and the sweeper for deadlines and timescales."""
 
 from typing import Any
 
 from contracts import topics
+from contracts.casework import (
+    CaseChanged,
+    DecisionCommand,
+    OutcomeAcknowledged,
+    OutcomeEscalated,
+    SlaBreached,
+    SlaWarning,
+)
 from contracts.envelope import utc_now
-from contracts.events import CaseOpened, DecisionMade, FindingReported
+from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingReported
 from plumbing.service import Service
 from plumbing.unit_of_work import Transaction
 from services.decision import domain, store
 from services.decision.settings import DecisionSettings
 
 settings = DecisionSettings()
+policy = settings.policy()
+clock: domain.Clock = utc_now
 service = Service(
     "decision",
     settings,
     settings.database,
-    description="Merges every agency's findings, waiting for all of them or the research "
-                "deadline, and decides RAG and outcome with reasons.",
+    description="Merges every agency's findings into one case record, waiting for all of them "
+                "or the research deadline; proposes RAG and outcome by versioned threshold rules; "
+                "records practitioners' recommendations and managers' decisions; tracks every "
+                "timescale and raises warnings and breaches.",
 )
 service.on_startup(lambda: store.ensure_indexes(service.db))
 broker = service.broker
 app = service.app
-broker.publisher(topics.DECISIONS, schema=DecisionMade, title="decision made")
+broker.publisher(topics.DECISIONS, schema=DecisionMade, title="decision made",
+                 description="Only authorised decisions: by a manager, or by the rules when "
+                             "auto-authorise is on (decided_by = 'rules').")
+broker.publisher(topics.CASE_HISTORY, schema=CaseChanged, title="case changed",
+                 description="Every change to a case's decision, with who and why.")
+broker.publisher(topics.SLA_WARNINGS, schema=SlaWarning, title="timescale due soon")
+broker.publisher(topics.SLA_BREACHED, schema=SlaBreached, title="timescale breached")
 
 
-async def _decide_if_ready(tx: Transaction, doc: dict[str, Any]) -> DecisionMade | None:
-    opened = store.opened_of(doc)
-    if opened is None or doc.get("state") != "gathering":
-        return None
-    findings = store.findings_of(doc)
-    now = utc_now()
-    if not domain.ready(opened.expected_agencies, set(findings), opened.research_deadline, now):
-        return None
-    decision = domain.decision_event(opened, findings, doc["correlation_id"], now)
-    if not await store.record_decision(tx, decision):
-        return None
-    tx.emit(topics.DECISIONS, decision)
-    return decision
+def _own_group(name: str) -> dict[str, Any]:
+    """Subscriber options with a consumer group of its own (one member).
+
+    Every join to a group rebalances all its members, and the embedded broker
+    (tansu 0.6) takes seconds per rebalance: with six subscribers in one
+    group a restart of this service once took over 120 s to become ready.
+    One member per group has nothing to rebalance. Delivery is the same: each
+    topic is read once by this service, and a new group re-reading a topic
+    from the start is harmless (every message already handled is recognised
+    and skipped by its processed record)."""
+    return {**service.subscription(), "group_id": f"mash-decision.{name}"}
 
 
-def _log(decision: DecisionMade | None) -> None:
-    if decision is not None:
-        d = decision.data
-        service.log.info("case %s decided %s %s (%d/%d agencies)", d.case_id, d.rag.value,
-                         d.outcome.value, len(d.agencies_answered),
-                         len(d.agencies_answered) + len(d.agencies_missing))
+async def _apply(tx: Transaction, step: domain.Step) -> None:
+    await store.save(tx, step.case)
+    for topic, event in step.emit:
+        tx.emit(topic, event)
 
 
-@broker.subscriber(topics.CASES_OPENED, **service.subscription(), title="case opened")
+def _log(step: domain.Step | None) -> None:
+    for note in step.notes if step else []:
+        service.log.info("%s", note)
+
+
+@broker.subscriber(topics.CASES_OPENED, **_own_group("cases-opened"), title="case opened")
 async def on_case_opened(event: CaseOpened) -> None:
+    step = None
     async with service.uow.transaction() as tx:
         if await tx.already_processed(event.id):
             return
         tx.mark_processed(event.id)
-        doc = await store.record_opened(tx, event)
-        decision = await _decide_if_ready(tx, doc)
-    _log(decision)
+        await store.record_opened(tx, event)
+        case = await store.load(tx, event.data.case_id)
+        if case is not None:
+            step = domain.advance(case, clock(), policy, event.id)
+            await _apply(tx, step)
+    _log(step)
 
 
-@broker.subscriber(topics.FINDINGS, **service.subscription(), title="finding reported")
+@broker.subscriber(topics.FINDINGS, **_own_group("findings"), title="finding reported")
 async def on_finding(event: FindingReported) -> None:
+    step = None
     async with service.uow.transaction() as tx:
         if await tx.already_processed(event.id):
             return
         tx.mark_processed(event.id)
-        doc = await store.record_finding(tx, event)
-        if doc.get("state") == "decided":
-            # Reviewing late findings comes with the decision workflow.
-            service.log.warning("case %s: late finding from %s after decision",
-                                event.data.case_id, event.data.agency)
-        decision = await _decide_if_ready(tx, doc)
-    _log(decision)
+        await store.record_finding(tx, event)
+        case = await store.load(tx, event.data.case_id)
+        if case is not None:
+            step = domain.finding(case, event.data.agency, clock(), policy, event.id)
+            await _apply(tx, step)
+    _log(step)
+
+
+@broker.subscriber(topics.CASES_CONTACT_ADDED, **_own_group("contact-added"),
+                   title="contact added")
+async def on_contact_added(event: ContactAdded) -> None:
+    step = None
+    async with service.uow.transaction() as tx:
+        if await tx.already_processed(event.id):
+            return
+        tx.mark_processed(event.id)
+        if not await store.record_added(tx, event):
+            return
+        case = await store.load(tx, event.data.case_id)
+        if case is not None:
+            step = domain.contact_added(case, event.data, clock(), policy, event.id)
+            await _apply(tx, step)
+    _log(step)
+
+
+@broker.subscriber(topics.DECISION_COMMANDS, **_own_group("commands"),
+                   title="recommend or decide")
+async def on_command(command: DecisionCommand) -> None:
+    step = None
+    async with service.uow.transaction() as tx:
+        if await tx.already_processed(command.id):
+            return
+        tx.mark_processed(command.id)
+        case = await store.load(tx, command.data.case_id)
+        if case is None or case.opened is None:
+            service.log.warning("command for unknown case %s refused", command.data.case_id)
+            tx.emit(topics.CASE_HISTORY, domain.unknown_case_refusal(command, clock()))
+            return
+        step = domain.command(case, command, clock(), policy)
+        await _apply(tx, step)
+    _log(step)
+
+
+@broker.subscriber(topics.OUTCOME_ACKS, **_own_group("acks"), title="outcome acknowledged")
+async def on_ack(event: OutcomeAcknowledged) -> None:
+    async with service.uow.transaction() as tx:
+        if await tx.already_processed(event.id):
+            return
+        tx.mark_processed(event.id)
+        case = await store.load(tx, event.data.case_id)
+        if case is None:
+            service.log.warning("acknowledgement for unknown case %s", event.data.case_id)
+            return
+        step = domain.acknowledged(case, event.data.team, event.data.destination.value,
+                                   event.data.acknowledged_at, event.id)
+        await _apply(tx, step)
+
+
+@broker.subscriber(topics.OUTCOME_ESCALATIONS, **_own_group("escalations"),
+                   title="outcome escalated")
+async def on_escalation(event: OutcomeEscalated) -> None:
+    async with service.uow.transaction() as tx:
+        if await tx.already_processed(event.id):
+            return
+        tx.mark_processed(event.id)
+        case = await store.load(tx, event.data.case_id)
+        if case is None:
+            return
+        step = domain.escalated(case, event.data.text, event.data.escalated_at, event.id)
+        await _apply(tx, step)
 
 
 async def sweep() -> None:
-    """Decide cases whose research deadline has passed. It reads the database,
-    not a timer, so a restart loses no deadline."""
-    for case_id in await store.due_for_sweep(service.db, utc_now()):
+    """Research deadlines and timescales, read from the database, not a timer:
+    a restart loses none."""
+    now = clock()
+    for case_id in await store.due_for_sweep(service.db, now):
+        step = None
         async with service.uow.transaction() as tx:
-            doc = await store.load(tx, case_id)
-            decision = await _decide_if_ready(tx, doc) if doc else None
-        _log(decision)
+            case = await store.load(tx, case_id)
+            if case is not None:
+                step = domain.sla(case, now, policy)
+                await _apply(tx, step)
+        _log(step)
 
 
 service.every(settings.sweep_seconds, sweep)

@@ -1,24 +1,40 @@
-"""Decision's own database: one document per case while it is gathered and
-once it is decided. Updates touch separate fields so a finding and the case
-opening can arrive in either order."""
+"""Decision's own database: one document per case (``cases``), from the first
+event that names it to its last decision.
+
+What arrives from other services is attached with atomic field updates, so a
+finding, a further contact and the case opening can come in any order; the
+casework (state, proposal, recommendation, decisions, history, timescales,
+review) is then read, changed by the domain and written back in the same
+transaction. Two transactions changing one case conflict and one is retried
+by the consumer guard (WriteConflict), so no change is lost.
+
+Two fields exist for the sweeper's queries: ``research_deadline`` (while
+gathering) and ``sla_next`` (the next warning or breach due on any of the
+case's timescales, or null).
+"""
 
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.events import CaseOpened, CaseOpenedData, DecisionMade, FindingData, FindingReported
+from contracts.events import CaseOpened, ContactAdded, FindingReported
 from plumbing.unit_of_work import Transaction
+from services.decision.domain import CaseRecord
+
+CASEWORK_FIELDS = {"state", "proposal", "recommendation", "decision", "decisions", "history",
+                   "timescales", "review", "acknowledged_by"}
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db.cases.create_index([("state", 1), ("research_deadline", 1)])
+    await db.cases.create_index("sla_next")
+    await db.cases.create_index("opened.contact.contact_id")
 
 
-async def record_opened(tx: Transaction, event: CaseOpened) -> dict[str, Any]:
+async def record_opened(tx: Transaction, event: CaseOpened) -> None:
     data = event.data
-    doc: dict[str, Any] | None = await tx.db.cases.find_one_and_update(
+    await tx.db.cases.update_one(
         {"_id": data.case_id},
         {
             "$set": {
@@ -29,55 +45,60 @@ async def record_opened(tx: Transaction, event: CaseOpened) -> dict[str, Any]:
             "$setOnInsert": {"state": "gathering", "findings": {}},
         },
         upsert=True,
-        return_document=ReturnDocument.AFTER,
         session=tx.session,
     )
-    assert doc is not None, "an upsert returning the document after always returns one"
-    return doc
 
 
-async def record_finding(tx: Transaction, event: FindingReported) -> dict[str, Any]:
+async def record_finding(tx: Transaction, event: FindingReported) -> None:
     data = event.data
-    doc: dict[str, Any] | None = await tx.db.cases.find_one_and_update(
+    await tx.db.cases.update_one(
         {"_id": data.case_id},
         {
             "$set": {f"findings.{data.agency}": data.model_dump(mode="json")},
             "$setOnInsert": {"state": "gathering"},
         },
         upsert=True,
-        return_document=ReturnDocument.AFTER,
         session=tx.session,
     )
-    assert doc is not None, "an upsert returning the document after always returns one"
-    return doc
 
 
-def opened_of(doc: dict[str, Any]) -> CaseOpenedData | None:
-    return CaseOpenedData.model_validate(doc["opened"]) if "opened" in doc else None
-
-
-def findings_of(doc: dict[str, Any]) -> dict[str, FindingData]:
-    return {a: FindingData.model_validate(f) for a, f in (doc.get("findings") or {}).items()}
-
-
-async def record_decision(tx: Transaction, decision: DecisionMade) -> bool:
-    """True if this decision is the case's first; False if one already exists."""
+async def record_added(tx: Transaction, event: ContactAdded) -> bool:
+    """Attach a further contact; False if it was attached already."""
+    data = event.data
+    await tx.db.cases.update_one(
+        {"_id": data.case_id},
+        {"$setOnInsert": {"state": "gathering", "findings": {},
+                          "correlation_id": event.correlation_id}},
+        upsert=True, session=tx.session)
     result = await tx.db.cases.update_one(
-        {"_id": decision.data.case_id, "state": "gathering"},
-        {"$set": {"state": "decided", "decision": decision.data.model_dump(mode="json")}},
+        {"_id": data.case_id, "added.contact.contact_id": {"$ne": data.contact.contact_id}},
+        {"$push": {"added": {"contact": data.contact.model_dump(mode="json"),
+                             "reason": data.reason,
+                             "added_at": data.added_at.isoformat()}}},
+        session=tx.session)
+    return result.modified_count == 1
+
+
+async def load(tx: Transaction, case_id: str) -> CaseRecord | None:
+    doc: dict[str, Any] | None = await tx.db.cases.find_one({"_id": case_id}, session=tx.session)
+    return CaseRecord.model_validate(doc) if doc else None
+
+
+async def save(tx: Transaction, case: CaseRecord) -> None:
+    fields = case.model_dump(mode="json", include=CASEWORK_FIELDS)
+    await tx.db.cases.update_one(
+        {"_id": case.case_id},
+        {"$set": {**fields, "sla_next": case.next_alert()}},
         session=tx.session,
     )
-    return result.modified_count == 1
 
 
 async def due_for_sweep(db: AsyncDatabase[dict[str, Any]], now: datetime,
                         limit: int = 200) -> list[str]:
-    cursor = db.cases.find(
-        {"state": "gathering", "research_deadline": {"$lte": now}}, {"_id": 1}
-    ).limit(limit)
-    return [str(doc["_id"]) async for doc in cursor]
-
-
-async def load(tx: Transaction, case_id: str) -> dict[str, Any] | None:
-    doc: dict[str, Any] | None = await tx.db.cases.find_one({"_id": case_id}, session=tx.session)
-    return doc
+    """Cases whose research deadline passed, or with a timescale alert due."""
+    ids: list[str] = []
+    for query in ({"state": "gathering", "research_deadline": {"$lte": now}},
+                  {"sla_next": {"$lte": now}}):
+        cursor = db.cases.find(query, {"_id": 1}).limit(limit)
+        ids += [str(doc["_id"]) async for doc in cursor if str(doc["_id"]) not in ids]
+    return ids

@@ -1,30 +1,47 @@
-"""Notify's FastStream app."""
+"""Notify's FastStream app: routing, feedback, acknowledgements, escalation."""
+
+from datetime import timedelta
 
 from contracts import topics
 from contracts.agencies import agencies
-from contracts.events import DecisionMade, OutcomeRouted, ReferrerFeedback
+from contracts.casework import OutcomeAcknowledged, OutcomeEscalated
+from contracts.contact import Rag
+from contracts.envelope import utc_now
+from contracts.events import DecisionMade, Destination, Outcome, OutcomeRouted, ReferrerFeedback
 from plumbing.service import Service
 from services.notify import domain, store
 from services.notify.settings import NotifySettings
 
 settings = NotifySettings()
+ack_window = timedelta(seconds=settings.ack_window_seconds) if settings.ack_window_seconds else None
+clock = utc_now
 service = Service(
     "notify",
     settings,
     settings.database,
-    description="Routes each outcome to Social Care, Early Help or NFA and feeds the decision "
-                "back to the referrer's agency.",
+    description="Routes each outcome to Social Care, Early Help or NFA, feeds the decision "
+                "back to the referrer's agency, and escalates an outcome the receiving team "
+                "does not acknowledge within its timescale.",
 )
 service.on_startup(lambda: store.ensure_indexes(service.db))
 broker = service.broker
 app = service.app
 for _topic in topics.OUTCOME_TOPICS:
     broker.publisher(_topic, schema=OutcomeRouted, title=_topic,
-                     description="What the receiving team needs to act: case, children (refs "
-                                 "and initials), RAG, outcome, reasons and the time to act by.")
+                     description="What the receiving team needs to act: case, contacts, children "
+                                 "(refs and initials), RAG, outcome, level of need, reasons, who "
+                                 "decided, advice (NFA / single agency), the time to act by, "
+                                 "every timescale due, and when to acknowledge by on "
+                                 "mash.outcomes.acks. Delivered once per destination (the id "
+                                 "is derived from the decision and the destination); a "
+                                 "re-decided case sends a new outcome with decision_version + 1.")
 for _agency in agencies():
     broker.publisher(topics.feedback(_agency), schema=ReferrerFeedback,
-                     title=f"feedback to {_agency}")
+                     title=f"feedback to {_agency}",
+                     description="Sent when the decision is made: within the statutory working "
+                                 "day whenever the decision is.")
+broker.publisher(topics.OUTCOME_ESCALATIONS, schema=OutcomeEscalated, title="outcome escalated",
+                 description="An outcome not acknowledged by its ack_by time; once per outcome.")
 
 
 @broker.subscriber(topics.DECISIONS, **service.subscription(), title="decision made")
@@ -33,7 +50,7 @@ async def on_decision(decision: DecisionMade) -> None:
         if await tx.already_processed(decision.id):
             return
         tx.mark_processed(decision.id)
-        topic, outcome = domain.route(decision)
+        topic, outcome = domain.route(decision, ack_window)
         await store.record_delivery(tx, topic, outcome)
         tx.emit(topic, outcome)
         told = domain.feedback(decision, agencies())
@@ -41,3 +58,35 @@ async def on_decision(decision: DecisionMade) -> None:
             await store.record_delivery(tx, *told)
             tx.emit(*told)
     service.log.info("case %s routed to %s", decision.data.case_id, topic)
+
+
+@broker.subscriber(topics.OUTCOME_ACKS, group_id="mash-notify.acks",
+                   **{k: v for k, v in service.subscription().items() if k != "group_id"},
+                   title="outcome acknowledged")
+async def on_ack(ack: OutcomeAcknowledged) -> None:
+    async with service.uow.transaction() as tx:
+        if await tx.already_processed(ack.id):
+            return
+        tx.mark_processed(ack.id)
+        found = await store.record_ack(tx, ack)
+    if found is None:
+        service.log.warning("case %s: acknowledgement of an outcome not open here (%s)",
+                            ack.data.case_id, ack.data.outcome_id)
+    else:
+        service.log.info("case %s acknowledged by %s", ack.data.case_id, ack.data.team)
+
+
+async def escalate() -> None:
+    """Outcomes past their acknowledgement time, read from the database."""
+    now = clock()
+    for doc in await store.unacknowledged(service.db, now):
+        async with service.uow.transaction() as tx:
+            if not await store.mark_escalated(tx, doc["_id"], now):
+                continue
+            tx.emit(topics.OUTCOME_ESCALATIONS, domain.escalation(
+                doc["_id"], doc["case_id"], doc["correlation_id"], Destination(doc["destination"]),
+                Outcome(doc["outcome"]), Rag(doc["rag"]), doc["ack_due"], now))
+        service.log.warning("case %s: outcome not acknowledged in time; escalated", doc["case_id"])
+
+
+service.every(settings.sweep_seconds, escalate)

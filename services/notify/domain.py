@@ -3,10 +3,13 @@
 from datetime import datetime, timedelta
 
 from contracts import topics
+from contracts.casework import EscalationData, OutcomeEscalated
+from contracts.contact import Rag
 from contracts.envelope import derived_id
 from contracts.events import (
     DecisionMade,
     Destination,
+    Due,
     FeedbackData,
     Outcome,
     OutcomeData,
@@ -41,18 +44,38 @@ FEEDBACK = {
 }
 
 
-def act_by(outcome: Outcome, received_at: datetime, decided_at: datetime) -> datetime:
-    # Section 47 goes to duty the same day; all other outcomes are passed on
-    # within 48 hours of receipt (seed 000 §12). Working-day timescales come
-    # with the timescale calendar.
+# The decision's timescale the receiving team acts by (decision computes it on
+# the working-day calendar and sends it in `due`).
+ACT_BY_TIMESCALE = {Outcome.STRATEGY_DISCUSSION: "s47-to-duty"}
+DEFAULT_ACT_BY_TIMESCALE = "outcome-48h"
+
+
+def act_by(outcome: Outcome, received_at: datetime, decided_at: datetime,
+           due: list[Due] | None = None) -> datetime:
+    """Section 47 goes to duty the same day; all other outcomes are passed on
+    within 48 hours of receipt (seed 000 §12). The decision's own due time
+    (working-day calendar) wins; the clock-hour rule is for decisions made
+    before it sent one."""
+    wanted = ACT_BY_TIMESCALE.get(outcome, DEFAULT_ACT_BY_TIMESCALE)
+    for item in due or []:
+        if item.timescale == wanted:
+            return item.due_at
     if outcome is Outcome.STRATEGY_DISCUSSION:
         return decided_at + timedelta(hours=4)
     return received_at + timedelta(hours=48)
 
 
-def route(decision: DecisionMade) -> tuple[str, OutcomeRouted]:
+def ack_by(act: datetime, routed_at: datetime, window: timedelta | None) -> datetime:
+    """The receiving team acknowledges by the time it must act (or, in tests
+    and demos, within a short configured window of routing)."""
+    return routed_at + window if window is not None else act
+
+
+def route(decision: DecisionMade, ack_window: timedelta | None = None
+          ) -> tuple[str, OutcomeRouted]:
     d = decision.data
     destination = DESTINATION[d.outcome]
+    act = act_by(d.outcome, d.contact_received_at, d.decided_at, d.due)
     event = OutcomeRouted.new(
         OutcomeData(
             case_id=d.case_id,
@@ -64,7 +87,13 @@ def route(decision: DecisionMade) -> tuple[str, OutcomeRouted]:
             children=d.children,
             contact_received_at=d.contact_received_at,
             decided_at=d.decided_at,
-            act_by=act_by(d.outcome, d.contact_received_at, d.decided_at),
+            act_by=act,
+            level_of_need=d.level_of_need,
+            decided_by=d.decided_by,
+            decision_version=d.decision_version,
+            advice=d.advice,
+            ack_by=ack_by(act, d.decided_at, ack_window),
+            due=d.due,
         ),
         id=derived_id("outcome", decision.id, destination.value),
         source=SOURCE,
@@ -88,7 +117,7 @@ def feedback(decision: DecisionMade, agencies: tuple[str, ...]) -> tuple[str, Re
             referrer_reference=d.referrer_reference,
             agency=d.referrer_agency,
             outcome=d.outcome,
-            message=FEEDBACK[d.outcome],
+            message=FEEDBACK[d.outcome] + (f" Advice: {d.advice}" if d.advice else ""),
         ),
         id=derived_id("feedback", decision.id),
         source=SOURCE,
@@ -98,3 +127,16 @@ def feedback(decision: DecisionMade, agencies: tuple[str, ...]) -> tuple[str, Re
         time=d.decided_at,
     )
     return topics.feedback(d.referrer_agency), event
+
+
+def escalation(outcome_id: str, case_id: str, correlation_id: str, destination: Destination,
+               outcome: Outcome, rag: Rag, ack_due: datetime, now: datetime) -> OutcomeEscalated:
+    """An outcome nobody acknowledged in time goes to the managers, once."""
+    when = f"{ack_due:%Y-%m-%d %H:%M} UTC"
+    return OutcomeEscalated.new(
+        EscalationData(outcome_id=outcome_id, case_id=case_id, destination=destination,
+                       outcome=outcome, rag=rag, ack_due=ack_due, escalated_at=now,
+                       text=f"Not acknowledged by {destination.value} by {when}: escalated to "
+                            "the MASH manager and the receiving team's manager."),
+        id=derived_id("escalation", outcome_id), source=SOURCE, subject=case_id,
+        correlation_id=correlation_id, causation_id=outcome_id, time=now)

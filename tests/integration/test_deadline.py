@@ -4,6 +4,8 @@ deadline is kept in the database, so a restart does not lose it."""
 import asyncio
 import json
 import os
+import random
+import string
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -65,7 +67,16 @@ async def short_wire(short_stack: Stack) -> AsyncIterator[Wire]:
 
 
 def submitted(cid: str) -> ContactSubmitted:
-    contact = Contact.model_validate(contact_dict(contact_id=cid, referrer_reference=cid))
+    # A child of its own, unlike any other test's: a second contact about one
+    # child while its case is open would join that case as a re-contact.
+    rng = random.Random(cid)
+    child = {"given_name": rng.choice(["Ava", "Noah", "Isla", "Theo"]),
+             "family_name": "".join(rng.choices(string.ascii_lowercase, k=9)).title(),
+             "date_of_birth": f"20{rng.randint(10, 24)}-{rng.randint(1, 12):02d}-"
+                              f"{rng.randint(1, 28):02d}",
+             "postcode": f"SL{rng.randint(1, 9)} {rng.randint(1, 9)}AB"}
+    contact = Contact.model_validate(contact_dict(contact_id=cid, referrer_reference=cid,
+                                                  children=[child], household=[]))
     return ContactSubmitted.new(contact, source="/agency/police", subject=cid, correlation_id=cid)
 
 
@@ -94,7 +105,7 @@ async def test_the_deadline_survives_a_restart_of_the_decision_service(
     cid = f"restart-{uuid.uuid4().hex[:8]}"
     await short_wire.send(topics.CONTACTS_SUBMITTED, submitted(cid), key=cid)
     decisions = short_wire.mongo["mash_decision"].cases
-    for _ in range(100):  # until decision holds the case, waiting on youth-offending
+    for _ in range(300):  # until decision holds the case, waiting on youth-offending
         case = await decisions.find_one({"opened.contact.contact_id": cid})
         if case and len(case.get("findings", {})) == 2:
             break

@@ -1,0 +1,220 @@
+"""Casework: people's commands on a case, and the events that keep its
+timescales, reviews and outcome acknowledgements on the record.
+
+Commands arrive on ``mash.commands.decision``; the two command types share
+that topic and are told apart by ``type`` (a discriminated union,
+``DecisionCommand``). Everything the decision service changes on a case
+because of them is published on ``mash.cases.history``.
+
+``contracts.events`` imports this module at its end (for ``ALL_EVENTS``) and
+this module imports ``Outcome`` and ``Destination`` from it: the package's
+``__init__`` imports ``contracts.events`` first, which makes that order safe.
+"""
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+from contracts.contact import Rag
+from contracts.envelope import Event
+from contracts.events import Destination, Outcome
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Role(StrEnum):
+    SOCIAL_WORKER = "social-worker"
+    MANAGER = "manager"
+    RULES = "rules"
+
+
+class Actor(_Data):
+    """Who did it: an identity the MASH's own directory knows, and the role
+    they act in. Never a name in logs; the id only."""
+
+    actor_id: str = Field(min_length=1, max_length=100, description="e.g. sw-ann.jones")
+    role: Role
+
+
+# --- commands -------------------------------------------------------------
+
+class RecommendationData(_Data):
+    case_id: str
+    actor: Actor
+    rag: Rag
+    outcome: Outcome
+    level_of_need: int | None = Field(default=None, ge=1, le=4)
+    rationale: str = Field(min_length=1, max_length=5000,
+                           description="Why: the practitioner's analysis of the product")
+    advice: str | None = Field(default=None, max_length=2000,
+                               description="Advice or signposting for NFA / single-agency")
+
+
+class RecommendCommand(Event[RecommendationData]):
+    """A social worker records a recommendation on a case awaiting decision."""
+
+    event_type = "mash.command.recommend"
+    type: Literal["mash.command.recommend"] = "mash.command.recommend"
+
+
+class DecideData(_Data):
+    case_id: str
+    actor: Actor
+    action: Literal["authorise", "override"] = Field(
+        description="authorise: the recommendation if there is one, else the proposal; "
+                    "override: the RAG and outcome given here")
+    rag: Rag | None = None
+    outcome: Outcome | None = None
+    level_of_need: int | None = Field(default=None, ge=1, le=4)
+    rationale: str | None = Field(default=None, max_length=5000,
+                                  description="Required on override")
+    advice: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _override_says_what_and_why(self) -> Self:
+        if self.action == "override":
+            if self.rag is None or self.outcome is None:
+                raise ValueError("an override gives the RAG and the outcome")
+            if not (self.rationale or "").strip():
+                raise ValueError("an override needs a rationale")
+        return self
+
+
+class DecideCommand(Event[DecideData]):
+    """A MASH manager authorises or overrides: the final word."""
+
+    event_type = "mash.command.decide"
+    type: Literal["mash.command.decide"] = "mash.command.decide"
+
+
+DecisionCommand = Annotated[RecommendCommand | DecideCommand, Field(discriminator="type")]
+
+
+# --- the case's history ---------------------------------------------------
+
+class HistoryKind(StrEnum):
+    PROPOSED = "proposed"
+    RECOMMENDED = "recommended"
+    AUTHORISED = "authorised"
+    OVERRIDDEN = "overridden"
+    REVIEWED = "reviewed"
+    LATE_FINDING = "late-finding"
+    CONTACT_ADDED = "contact-added"
+    FLAGGED_FOR_REVIEW = "flagged-for-review"
+    REOPENED = "reopened"
+    COMMAND_REFUSED = "command-refused"
+    SLA_WARNING = "sla-warning"
+    SLA_BREACHED = "sla-breached"
+    OUTCOME_ACKNOWLEDGED = "outcome-acknowledged"
+    OUTCOME_ESCALATED = "outcome-escalated"
+
+
+class CaseChangeData(_Data):
+    case_id: str
+    kind: HistoryKind
+    actor: Actor
+    rag: Rag | None = None
+    outcome: Outcome | None = None
+    text: str = Field(description="What happened and why, in plain words (no personal data)")
+    rule_ids: list[str] = Field(default_factory=list)
+    at: AwareDatetime
+
+
+class CaseChanged(Event[CaseChangeData]):
+    """One line of a case's history: proposed, recommended, authorised or
+    overridden, flagged for review, reopened, a command refused."""
+
+    event_type = "mash.case.changed"
+
+
+# --- timescales -----------------------------------------------------------
+
+_SLA_EXAMPLE: dict[str, JsonValue] = {
+    "case_id": "CASE-3F2A9C1B", "timescale": "decision-working-day",
+    "text": "A decision on the type of response within one working day of the referral",
+    "rag": "AMBER", "started_at": "2026-11-20T16:55:00Z", "due_at": "2026-11-23T16:55:00Z",
+    "at": "2026-11-23T16:55:05Z",
+}
+
+
+class TimescaleData(_Data):
+    model_config = ConfigDict(extra="forbid", frozen=True,
+                              json_schema_extra={"examples": [_SLA_EXAMPLE]})
+
+    case_id: str
+    timescale: str = Field(description="e.g. decision-rag, decision-working-day, s47-to-duty")
+    text: str
+    rag: Rag | None
+    started_at: AwareDatetime
+    due_at: AwareDatetime
+    at: AwareDatetime = Field(description="When the warning or breach was raised")
+
+
+
+
+class SlaWarning(Event[TimescaleData]):
+    """A timescale will pass soon and what it asks has not happened."""
+
+    event_type = "mash.sla.warning"
+
+
+class SlaBreached(Event[TimescaleData]):
+    """A timescale passed and what it asks had not happened."""
+
+    event_type = "mash.sla.breached"
+
+
+# --- outcome acknowledgement ---------------------------------------------
+
+class AcknowledgementData(_Data):
+    outcome_id: str = Field(description="The id of the mash.outcome.routed event acknowledged")
+    case_id: str
+    destination: Destination
+    team: str = Field(min_length=1, description="The receiving team, e.g. duty-team-north")
+    actor: Actor | None = None
+    acknowledged_at: AwareDatetime
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{
+        "outcome_id": "5b0f3c4e-2d7a-5e61-9f0b-1c2d3e4f5a6b", "case_id": "CASE-3F2A9C1B",
+        "destination": "social-care", "team": "duty-team-north",
+        "actor": {"actor_id": "duty-mgr.kay", "role": "manager"},
+        "acknowledged_at": "2026-11-20T13:10:00Z"}]})
+
+
+class OutcomeAcknowledged(Event[AcknowledgementData]):
+    """The receiving team has the outcome and has taken it on."""
+
+    event_type = "mash.outcome.acknowledged"
+
+
+class EscalationData(_Data):
+    outcome_id: str
+    case_id: str
+    destination: Destination
+    outcome: Outcome
+    rag: Rag
+    ack_due: AwareDatetime
+    escalated_at: AwareDatetime
+    text: str
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{
+        "outcome_id": "5b0f3c4e-2d7a-5e61-9f0b-1c2d3e4f5a6b", "case_id": "CASE-3F2A9C1B",
+        "destination": "social-care", "outcome": "strategy-discussion-s47", "rag": "RED",
+        "ack_due": "2026-11-20T17:00:00Z", "escalated_at": "2026-11-20T17:00:04Z",
+        "text": "Not acknowledged by social-care by 2026-11-20 17:00 UTC: escalated to the "
+                "MASH manager and the receiving team's manager."}]})
+
+
+class OutcomeEscalated(Event[EscalationData]):
+    """An outcome the receiving team did not acknowledge in its timescale."""
+
+    event_type = "mash.outcome.escalated"
+
+
+CASEWORK_EVENTS: tuple[type[Event[Any]], ...] = (
+    RecommendCommand, DecideCommand, CaseChanged, SlaWarning, SlaBreached, OutcomeAcknowledged,
+    OutcomeEscalated)
+

@@ -1,0 +1,347 @@
+"""`mash case`: the practitioner's view of a case and their commands on it.
+
+`show` and `list` read the decision service's database over the wire,
+read-only (``mash_decision``); `recommend` and `decide` publish commands on
+``mash.commands.decision``, which the decision service acts on and records.
+Nothing here imports a service.
+
+`show` prints the product for a practitioner, names included: it is a screen
+for someone entitled to see the case, never a log.
+"""
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from aiokafka import AIOKafkaProducer
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from contracts import topics
+from contracts.casework import (
+    Actor,
+    DecideCommand,
+    DecideData,
+    RecommendationData,
+    RecommendCommand,
+    Role,
+)
+from contracts.codes import cin_factors
+from contracts.contact import Contact, Rag
+from contracts.envelope import CONTENT_TYPE, Event
+from contracts.events import CaseOpenedData, DecisionData, FindingData, Outcome
+from mash.settings import StackSettings
+
+DATABASE = "mash_decision"
+LONDON = ZoneInfo("Europe/London")
+
+case_app = typer.Typer(help="A case: show the product, recommend, decide.", no_args_is_help=True)
+
+
+class CaseSettings(BaseSettings):
+    """Where the case record and the commands topic are: the embedded stack's
+    (the operator's database user, from MASH_HOME) unless MASH_CASE_MONGO_URI /
+    MASH_KAFKA_BOOTSTRAP_SERVERS say otherwise. Not MASH_MONGO_URI: that is a
+    service's own user, limited to its own database."""
+
+    model_config = SettingsConfigDict(env_prefix="MASH_", extra="ignore")
+
+    case_mongo_uri: str | None = None
+    kafka_bootstrap_servers: str | None = None
+
+    def mongo(self) -> str:
+        return self.case_mongo_uri or StackSettings().operator_mongo_uri
+
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap_servers or StackSettings().bootstrap
+
+
+# --- reading -----------------------------------------------------------------
+
+def _when(value: str | datetime | None) -> str:
+    if value is None:
+        return "-"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{moment.astimezone(LONDON):%a %d %b %Y %H:%M}"
+
+
+def _people(contact: Contact) -> dict[str, str]:
+    people = {f"child-{i}": f"{c.given_name} {c.family_name}"
+              + (f", born {c.date_of_birth}" if c.date_of_birth else "")
+              + (f", due {c.expected_date_of_delivery}" if c.expected_date_of_delivery else "")
+              for i, c in enumerate(contact.children)}
+    people |= {f"adult-{i}": f"{m.given_name} {m.family_name} ({m.relationship})"
+               for i, m in enumerate(contact.household)}
+    return people
+
+
+def _contact_lines(contact: Contact, label: str) -> list[str]:
+    factors = cin_factors()
+    people = _people(contact)
+    referrer = contact.referrer
+    who = "anonymous" if referrer.anonymous else (referrer.role or referrer.agency)
+    lines = [f"{label} {contact.contact_id}: {referrer.agency} ({who}), ref "
+             f"{contact.referrer_reference}, {contact.channel}, received "
+             f"{_when(contact.received_at)}; urgency {contact.urgency.value}; referrer RAG "
+             f"{contact.referrer_rag.value if contact.referrer_rag else '-'}"]
+    lines += [f"  {ref}: {name}" for ref, name in people.items()]
+    lines.append("  concerns: " + "; ".join(f"{c} {factors.get(c, '?')}" for c in contact.concerns))
+    consent = contact.consent
+    lines.append(f"  consent: {consent.state.value}" + (f" ({consent.reason})" if consent.reason
+                                                         else ""))
+    lines.append(f"  analysis: {contact.analysis}")
+    return lines
+
+
+def _rag_trail(doc: dict[str, Any], opened: CaseOpenedData) -> list[str]:
+    contact = opened.contact
+    rows = [("referrer", contact.referrer_rag.value if contact.referrer_rag else "-",
+             f"{contact.referrer.agency}, on the contact"),
+            ("triage", opened.triage_rag.value, "intake: the priority research ran at")]
+    proposal = doc.get("proposal")
+    if proposal:
+        fired = ", ".join(r["rule_id"] for r in proposal["reasons"])
+        rows.append(("proposed", proposal["rag"], f"rules {proposal['rule_set_version']}: {fired}"))
+    decision = doc.get("decision")
+    recommended = [h for h in doc.get("history") or [] if h["kind"] == "recommended"]
+    if recommended:
+        rec = recommended[-1]
+        rows.append(("recommended", rec["rag"], f"{rec['actor']['actor_id']}: {rec['text']}"))
+    if decision:
+        d = DecisionData.model_validate(decision)
+        why = d.rationale or ("auto-authorised, no person reviewed" if d.decided_by == "rules"
+                              else "authorised as proposed")
+        rows.append(("final", d.rag.value, f"{d.decided_by}: {why}"))
+    return [f"  {name:<12} {rag:<6} {why}" for name, rag, why in rows]
+
+
+def _chronology(opened: CaseOpenedData, added: list[Contact],
+                findings: dict[str, FindingData]) -> list[str]:
+    people: dict[str, str] = {}
+    for contact in (opened.contact, *added):
+        people = _people(contact) | people
+    events: list[tuple[str, str]] = []
+    for contact in (opened.contact, *added):
+        events.append((contact.received_at.date().isoformat(),
+                       f"{'contact':<10} {contact.referrer.agency}: "
+                       + ", ".join(contact.concerns) + f" ({contact.contact_id})"))
+    for agency, f in findings.items():
+        for item in f.items:
+            who = people.get(item.person_ref, item.person_ref)
+            what = item.summary or "(held; the agency's policy allows only 'known' here)"
+            events.append((item.occurred_on.isoformat() if item.occurred_on else "undated",
+                           f"{agency:<10} {item.risk:<6} {item.category} - {who}: {what}"))
+    events.sort(key=lambda e: (e[0] == "undated", e[0]))
+    lines = [f"  {day:<10} {text}" for day, text in events]
+    no_trace = sorted(a for a, f in findings.items() if f.result == "no-trace")
+    if no_trace:
+        lines.append("  no trace:  " + ", ".join(no_trace))
+    return lines
+
+
+def render(doc: dict[str, Any]) -> list[str]:
+    """The product: one readable record of the case."""
+    case_id = str(doc["_id"])
+    if "opened" not in doc:
+        return [f"Case {case_id}: findings have arrived but the case has not opened yet"]
+    opened = CaseOpenedData.model_validate(doc["opened"])
+    added = [Contact.model_validate(a["contact"]) for a in doc.get("added") or []]
+    findings = {a: FindingData.model_validate(f) for a, f in (doc.get("findings") or {}).items()}
+    state = doc.get("state", "gathering")
+    decisions = doc.get("decisions") or []
+    title = {"gathering": "gathering findings", "proposed": "awaiting a manager's decision",
+             "decided": f"decided (v{len(decisions)})"}.get(state, state)
+    lines = [f"Case {case_id} - {title}" + ("  ** FLAGGED FOR REVIEW **" if doc.get("review")
+                                            else ""),
+             f"opened {_when(opened.opened_at)}; research deadline "
+             f"{_when(opened.research_deadline)}", ""]
+    lines += _contact_lines(opened.contact, "Contact")
+    for contact, item in zip(added, doc.get("added") or [], strict=True):
+        lines += _contact_lines(contact, f"Added ({item['reason']}, {_when(item['added_at'])})")
+    if opened.data_quality:
+        lines.append("  data quality: " + "; ".join(opened.data_quality))
+    expected = opened.expected_agencies
+    answered = [a for a in expected if a in findings]
+    missing = [a for a in expected if a not in findings]
+    lines += ["", f"Agencies: {len(answered)}/{len(expected)} answered"
+              + (f"; not answered: {', '.join(missing)}" if missing else "")]
+    lines += ["", "Chronology (every agency's findings, oldest first)"]
+    lines += _chronology(opened, added, findings)
+    lines += ["", "RAG", *_rag_trail(doc, opened)]
+    decision = doc.get("decision")
+    if decision:
+        d = DecisionData.model_validate(decision)
+        lines += ["", f"Decision v{d.decision_version}: {d.rag.value} {d.outcome.value}, level of "
+                      f"need {d.level_of_need}, by {d.decided_by} at {_when(d.decided_at)} "
+                      f"(rules {d.rule_set_version})"]
+        lines += [f"  {r.rule_id}: {r.text}" for r in d.reasons]
+        if d.advice:
+            lines.append(f"  advice: {d.advice}")
+    elif doc.get("proposal"):
+        p = doc["proposal"]
+        lines += ["", f"Proposed: {p['rag']} {p['outcome']}, level of need {p['level_of_need']} "
+                      f"(rules {p['rule_set_version']}) - waiting for `mash case decide`"]
+        lines += [f"  {r['rule_id']}: {r['text']}" for r in p["reasons"]]
+    for item in doc.get("review") or []:
+        lines.append(f"  REVIEW: {item}")
+    timescales = doc.get("timescales") or []
+    if timescales:
+        lines += ["", "Timescales"]
+        for t in timescales:
+            if t.get("met_at"):
+                status = f"met {_when(t['met_at'])}"
+            elif t.get("breached_at"):
+                status = f"BREACHED (raised {_when(t['breached_at'])})"
+            elif t.get("withdrawn_at"):
+                status = "withdrawn (outcome changed)"
+            elif t.get("warned_at"):
+                status = "open, due soon"
+            else:
+                status = "open"
+            lines.append(f"  {t['timescale']:<22} due {_when(t['due_at'])}  {status}")
+    history = doc.get("history") or []
+    if history:
+        lines += ["", "History"]
+        for h in history:
+            what = " ".join(x for x in (h.get("rag"), h.get("outcome")) if x)
+            lines.append(f"  {_when(h['at'])}  {h['kind']:<20} {h['actor']['actor_id']:<14} "
+                         + (f"[{what}] " if what else "") + h["text"])
+    return lines
+
+
+def _find(client: MongoClient[dict[str, Any]], ref: str) -> dict[str, Any] | None:
+    cases = client[DATABASE].cases
+    return cases.find_one({"$or": [{"_id": ref}, {"opened.contact.contact_id": ref},
+                                   {"added.contact.contact_id": ref}]})
+
+
+def _client() -> MongoClient[dict[str, Any]]:
+    return MongoClient(CaseSettings().mongo(), tz_aware=True, serverSelectionTimeoutMS=5000,
+                       appname="mash-case")
+
+
+@case_app.command()
+def show(case: Annotated[str, typer.Argument(help="A case id, or a contact id on the case.")]
+         ) -> None:
+    """Print the case: contacts, every agency's findings as one chronology, the
+    RAG trail, the decision and its reasons, timescales and history."""
+    try:
+        with _client() as client:
+            doc = _find(client, case)
+    except PyMongoError as error:
+        typer.echo(f"mash case: cannot read the case database: {type(error).__name__}", err=True)
+        raise typer.Exit(2) from error
+    if doc is None:
+        typer.echo(f"mash case: no case {case}", err=True)
+        raise typer.Exit(1)
+    for line in render(doc):
+        typer.echo(line)
+
+
+@case_app.command("list")
+def list_cases(
+    state: Annotated[str | None, typer.Option(help="gathering, proposed or decided")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+) -> None:
+    """The most recent cases, one line each."""
+    query: dict[str, Any] = {"opened": {"$exists": True}}
+    if state:
+        query["state"] = state
+    try:
+        with _client() as client:
+            docs = list(client[DATABASE].cases.find(query).sort("opened.opened_at", -1)
+                        .limit(limit))
+    except PyMongoError as error:
+        typer.echo(f"mash case: cannot read the case database: {type(error).__name__}", err=True)
+        raise typer.Exit(2) from error
+    for doc in docs:
+        d = doc.get("decision") or doc.get("proposal") or {}
+        typer.echo(f"{doc['_id']:<14} {doc.get('state', '?'):<9} {d.get('rag', '-'):<6} "
+                   f"{d.get('outcome', '-'):<28} {doc['opened']['contact']['contact_id']}"
+                   + ("  REVIEW" if doc.get("review") else ""))
+
+
+# --- commands ----------------------------------------------------------------
+
+def recommend_command(case: str, actor: str, rag: Rag, outcome: Outcome, rationale: str,
+                      level: int | None = None, advice: str | None = None) -> RecommendCommand:
+    return RecommendCommand.new(
+        RecommendationData(case_id=case, actor=Actor(actor_id=actor, role=Role.SOCIAL_WORKER),
+                           rag=rag, outcome=outcome, level_of_need=level, rationale=rationale,
+                           advice=advice),
+        source="/mash/cli", subject=case, correlation_id=case)
+
+
+def decide_command(case: str, actor: str, override: bool, rag: Rag | None,
+                   outcome: Outcome | None, rationale: str | None, level: int | None = None,
+                   advice: str | None = None) -> DecideCommand:
+    return DecideCommand.new(
+        DecideData(case_id=case, actor=Actor(actor_id=actor, role=Role.MANAGER),
+                   action="override" if override else "authorise", rag=rag, outcome=outcome,
+                   level_of_need=level, rationale=rationale, advice=advice),
+        source="/mash/cli", subject=case, correlation_id=case)
+
+
+async def publish(bootstrap: str, event: Event[Any]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.DECISION_COMMANDS, event.to_bytes(),
+                                     key=event.subject.encode("utf-8"),
+                                     headers=[("content-type", CONTENT_TYPE.encode())])
+    finally:
+        await producer.stop()
+
+
+def _send(build: Any) -> None:
+    try:
+        event = build()
+    except ValidationError as error:
+        for item in error.errors(include_url=False):
+            message = str(item["msg"]).removeprefix("Value error, ")
+            typer.echo(f"mash case: {message}", err=True)
+        raise typer.Exit(2) from error
+    asyncio.run(publish(CaseSettings().bootstrap(), event))
+    typer.echo(f"sent {event.type} {event.id} for {event.subject}; "
+               f"`mash case show {event.subject}` shows what the decision service made of it")
+
+
+Actor_ = Annotated[str, typer.Option("--actor", envvar="MASH_ACTOR",
+                                     help="Your identity, e.g. sw-ann.jones (or MASH_ACTOR)")]
+RagOpt = Annotated[Rag | None, typer.Option(help="RED, AMBER or GREEN")]
+OutcomeOpt = Annotated[Outcome | None, typer.Option(help="The outcome")]
+
+
+@case_app.command("recommend")
+def recommend_cmd(
+    case: str,
+    actor: Actor_,
+    rag: Annotated[Rag, typer.Option(help="RED, AMBER or GREEN")],
+    outcome: Annotated[Outcome, typer.Option(help="The outcome")],
+    rationale: Annotated[str, typer.Option(help="Why: your analysis of the product")],
+    level: Annotated[int | None, typer.Option(min=1, max=4, help="Level of need 1-4")] = None,
+    advice: Annotated[str | None, typer.Option(help="Advice or signposting (NFA)")] = None,
+) -> None:
+    """Record a social worker's recommendation on a case awaiting decision."""
+    _send(lambda: recommend_command(case, actor, rag, outcome, rationale, level, advice))
+
+
+@case_app.command("decide")
+def decide_cmd(
+    case: str,
+    actor: Actor_,
+    override: Annotated[bool, typer.Option(
+        "--override/--authorise",
+        help="Authorise (the recommendation, else the proposal) or override")] = False,
+    rag: RagOpt = None,
+    outcome: OutcomeOpt = None,
+    rationale: Annotated[str | None, typer.Option(help="Why (required on override)")] = None,
+    level: Annotated[int | None, typer.Option(min=1, max=4, help="Level of need 1-4")] = None,
+    advice: Annotated[str | None, typer.Option(help="Advice or signposting (NFA)")] = None,
+) -> None:
+    """The MASH manager's final decision."""
+    _send(lambda: decide_command(case, actor, override, rag, outcome, rationale, level, advice))

@@ -1,0 +1,141 @@
+"""On the real stack: an outcome the receiving team acknowledges stays quiet;
+one it does not is escalated once, even across a restart of notify, and the
+escalation is a line in `mash case show`."""
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, timedelta
+
+import pytest
+
+from contracts import topics
+from contracts.agencies import agencies
+from contracts.casework import AcknowledgementData, OutcomeAcknowledged, OutcomeEscalated
+from contracts.contact import Contact
+from contracts.envelope import utc_now
+from contracts.events import ContactSubmitted, OutcomeRouted
+from mash.stack import Stack
+from tests.embedded import Wire, stack_settings
+from tests.factories import contact_dict
+
+pytestmark = pytest.mark.integration
+
+ENV = {"MASH_AGENCIES": "police", "MASH_AUTO_AUTHORISE": "true", "MASH_SWEEP_SECONDS": "0.5",
+       "MASH_ACK_WINDOW_SECONDS": "4"}
+
+
+@pytest.fixture(scope="module")
+def agency_config() -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in ENV}
+    os.environ.update(ENV)
+    agencies.cache_clear()
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    agencies.cache_clear()
+
+
+@pytest.fixture(scope="module")
+async def ack_stack(agency_config: None,
+                    tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    running = Stack(stack_settings(tmp_path_factory.mktemp("acks")), quiet_services=True)
+    try:
+        await running.start_servers()
+        await running.start_services(only=["intake", "decision", "notify", "research-police"],
+                                     env=ENV)
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture(scope="module")
+async def ack_wire(ack_stack: Stack) -> AsyncIterator[Wire]:
+    client = Wire(ack_stack.settings)
+    yield client
+    await client.close()
+
+
+def submitted(cid: str) -> ContactSubmitted:
+    """A contact about a family of its own: intake joins a contact about a
+    child it already knows to that child's open case."""
+    seed = uuid.uuid4()
+    letters = seed.hex.translate(str.maketrans("0123456789", "ghijklmnop"))
+    born = date(2012, 1, 1) + timedelta(days=seed.int % 3000)
+    data = contact_dict(
+        contact_id=cid, referrer_reference=cid, received_at=utc_now().isoformat(),
+        children=[{"given_name": letters[:6].capitalize(), "family_name": letters[6:14].capitalize(),
+                   "date_of_birth": born.isoformat()}],
+        household=[{"given_name": letters[14:20].capitalize(),
+                    "family_name": letters[6:14].capitalize(), "relationship": "father"}])
+    return ContactSubmitted.new(Contact.model_validate(data), source="/agency/police",
+                                subject=cid, correlation_id=cid)
+
+
+async def case_show(ref: str, env: dict[str, str]) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mash.cli", "case", "show", ref, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+    return proc.returncode or 0, out.decode()
+
+
+def about(cid: str):  # type: ignore[no-untyped-def]
+    return lambda _t, v: json.loads(v).get("correlation_id") == cid
+
+
+async def test_unacknowledged_outcomes_escalate_once_acknowledged_ones_do_not(
+        ack_stack: Stack, ack_wire: Wire) -> None:
+    quiet, loud = f"ack-{uuid.uuid4().hex[:6]}", f"noack-{uuid.uuid4().hex[:6]}"
+    for cid in (quiet, loud):
+        await ack_wire.send(topics.CONTACTS_SUBMITTED, submitted(cid), key=cid)
+    routed = {}
+    for cid in (quiet, loud):
+        [(_, raw)] = await ack_wire.wait_for(topics.OUTCOME_TOPICS, about(cid), timeout=30)
+        routed[cid] = OutcomeRouted.model_validate_json(raw)
+    out = routed[quiet]
+    assert out.data.ack_by is not None
+    ack = OutcomeAcknowledged.new(
+        AcknowledgementData(outcome_id=out.id, case_id=out.data.case_id,
+                            destination=out.data.destination, team="nfa-admin",
+                            acknowledged_at=utc_now()),
+        source="/team/nfa-admin", subject=out.data.case_id, correlation_id=quiet)
+    await ack_wire.send(topics.OUTCOME_ACKS, ack, key=out.data.case_id)
+
+    [(_, raw)] = await ack_wire.wait_for((topics.OUTCOME_ESCALATIONS,), about(loud), timeout=30)
+    escalation = OutcomeEscalated.model_validate_json(raw)
+    assert escalation.data.outcome_id == routed[loud].id
+
+    # notify restarts: nothing is routed twice and nothing escalates again.
+    await ack_stack.stop_service("notify")
+    await ack_stack.start_services(only=["notify"], env=ENV)
+    await asyncio.sleep(3)
+    for cid in (quiet, loud):
+        outcomes = await ack_wire.wait_for(topics.OUTCOME_TOPICS, about(cid), timeout=0)
+        assert len({json.loads(v)["id"] for _, v in outcomes}) == 1
+    assert len(await ack_wire.wait_for((topics.OUTCOME_ESCALATIONS,), about(loud),
+                                       timeout=0)) == 1
+    assert not await ack_wire.wait_for((topics.OUTCOME_ESCALATIONS,), about(quiet), timeout=0)
+
+    # The decision service keeps both on the case record; `mash case show` prints them.
+    settings = ack_stack.settings
+    env = {**os.environ, "MASH_HOME": str(settings.home),
+           "MASH_MONGO_PORT": str(settings.mongo_port), "MASH_KAFKA_PORT": str(settings.kafka_port)}
+    for _ in range(20):
+        code, shown = await case_show(loud, env)
+        if "outcome-escalated" in shown:
+            break
+        await asyncio.sleep(0.5)
+    assert code == 0, shown
+    assert "outcome-escalated" in shown
+    assert "Not acknowledged by nfa" in shown
+    _, acked = await case_show(quiet, env)
+    assert "outcome-acknowledged" in acked
+    assert "outcome-48h" in acked
+    assert "outcome-escalated" not in acked

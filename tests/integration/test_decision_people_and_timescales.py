@@ -1,0 +1,148 @@
+"""On the real stack, with auto-authorise off and short timescales: the rules
+only propose, a timescale passed while the decision service was stopped is
+reported as breached when it comes back (the sweeper reads the database), and
+a manager's command sends the decision on."""
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from contracts import topics
+from contracts.agencies import agencies
+from contracts.casework import Actor, DecideCommand, DecideData, Role, SlaBreached, SlaWarning
+from contracts.contact import Contact
+from contracts.envelope import utc_now
+from contracts.events import ContactSubmitted, OutcomeRouted
+from mash.stack import Stack
+from tests.embedded import Wire, stack_settings
+from tests.factories import contact_dict
+
+pytestmark = pytest.mark.integration
+
+ENV = {
+    "MASH_AGENCIES": "police,health",
+    "MASH_AUTO_AUTHORISE": "false",
+    "MASH_SWEEP_SECONDS": "0.5",
+    "MASH_TIMESCALE_SECONDS": json.dumps({"decision-rag": 8, "decision-working-day": 600,
+                                          "confidential-enquiry": 600}),
+}
+
+
+@pytest.fixture(scope="module")
+def agency_config() -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in ENV}
+    os.environ.update(ENV)
+    agencies.cache_clear()
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    agencies.cache_clear()
+
+
+@pytest.fixture(scope="module")
+async def people_stack(agency_config: None,
+                       tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    running = Stack(stack_settings(tmp_path_factory.mktemp("people")), quiet_services=True)
+    try:
+        await running.start_servers()
+        await running.start_services(
+            only=["intake", "decision", "notify", "research-police", "research-health"], env=ENV)
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture(scope="module")
+async def people_wire(people_stack: Stack) -> AsyncIterator[Wire]:
+    client = Wire(people_stack.settings)
+    yield client
+    await client.close()
+
+
+def submitted(cid: str) -> ContactSubmitted:
+    """A contact about a family of its own: intake joins a contact about a
+    child it already knows to that child's open case."""
+    seed = uuid.uuid4()
+    letters = seed.hex.translate(str.maketrans("0123456789", "ghijklmnop"))
+    born = date(2012, 1, 1) + timedelta(days=seed.int % 3000)
+    data = contact_dict(
+        contact_id=cid, referrer_reference=cid, received_at=utc_now().isoformat(),
+        children=[{"given_name": letters[:6].capitalize(), "family_name": letters[6:14].capitalize(),
+                   "date_of_birth": born.isoformat()}],
+        household=[{"given_name": letters[14:20].capitalize(),
+                    "family_name": letters[6:14].capitalize(), "relationship": "father"}])
+    return ContactSubmitted.new(Contact.model_validate(data), source="/agency/police",
+                                subject=cid, correlation_id=cid)
+
+
+def about(cid: str):  # type: ignore[no-untyped-def]
+    return lambda _t, v: json.loads(v).get("correlation_id") == cid
+
+
+async def proposed_case(wire: Wire, cid: str) -> dict[str, Any]:
+    cases = wire.mongo["mash_decision"].cases
+    for _ in range(300):
+        case = await cases.find_one({"opened.contact.contact_id": cid})
+        if case and case.get("state") == "proposed":
+            return case
+        await asyncio.sleep(0.1)
+    pytest.fail("the case was never proposed")
+
+
+async def test_a_breach_during_a_restart_is_reported_and_the_manager_decides(
+        people_stack: Stack, people_wire: Wire) -> None:
+    cid = f"people-{uuid.uuid4().hex[:8]}"
+    sent = time.monotonic()
+    await people_wire.send(topics.CONTACTS_SUBMITTED, submitted(cid), key=cid)
+    case = await proposed_case(people_wire, cid)
+    case_id = case["_id"]
+    assert case.get("decision") is None
+    assert not await people_wire.wait_for(topics.OUTCOME_TOPICS, about(cid), timeout=1)
+
+    await people_stack.stop_service("decision")
+    await asyncio.sleep(max(0.0, 9.5 - (time.monotonic() - sent)))  # decision-rag (8 s) passes
+    assert not await people_wire.wait_for((topics.SLA_BREACHED,), about(cid), timeout=0.5)
+    await people_stack.start_services(only=["decision"], env=ENV)
+
+    [(_, raw)] = await people_wire.wait_for((topics.SLA_BREACHED,), about(cid), timeout=30)
+    breach = SlaBreached.model_validate_json(raw)
+    assert (breach.data.case_id, breach.data.timescale) == (case_id, "decision-rag")
+    stored = await people_wire.mongo["mash_decision"].cases.find_one({"_id": case_id})
+    assert stored is not None
+    [rag_clock] = [t for t in stored["timescales"] if t["timescale"] == "decision-rag"]
+    assert rag_clock["breached_at"] is not None
+    assert stored["state"] == "proposed"
+
+    command = DecideCommand.new(
+        DecideData(case_id=case_id, actor=Actor(actor_id="mgr-it", role=Role.MANAGER),
+                   action="authorise", rationale="Read the product; agree."),
+        source="/mash/cli", subject=case_id, correlation_id=case_id)
+    await people_wire.send(topics.DECISION_COMMANDS, command, key=case_id)
+    [(_, out)] = await people_wire.wait_for(topics.OUTCOME_TOPICS, about(cid), timeout=30)
+    outcome = OutcomeRouted.model_validate_json(out)
+    assert outcome.data.decided_by == "mgr-it"
+    assert outcome.data.due
+    decided = await people_wire.mongo["mash_decision"].cases.find_one({"_id": case_id})
+    assert decided is not None
+    assert decided["state"] == "decided"
+    assert [h["kind"] for h in decided["history"]] == ["proposed", "sla-breached", "authorised"]
+
+
+async def test_a_warning_comes_before_the_breach_while_running(people_wire: Wire) -> None:
+    cid = f"warn-{uuid.uuid4().hex[:8]}"
+    await people_wire.send(topics.CONTACTS_SUBMITTED, submitted(cid), key=cid)
+    [(_, w)] = await people_wire.wait_for((topics.SLA_WARNINGS,), about(cid), timeout=30)
+    [(_, b)] = await people_wire.wait_for((topics.SLA_BREACHED,), about(cid), timeout=30)
+    warning, breach = SlaWarning.model_validate_json(w), SlaBreached.model_validate_json(b)
+    assert warning.data.timescale == breach.data.timescale == "decision-rag"
+    assert warning.time < breach.data.due_at <= breach.time
