@@ -7,59 +7,39 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
 
 from contracts import topics
-from contracts.agencies import agencies
 from contracts.casework import AcknowledgementData, OutcomeAcknowledged, OutcomeEscalated
 from contracts.contact import Contact
 from contracts.envelope import utc_now
 from contracts.events import ContactSubmitted, OutcomeRouted
 from mash.stack import Stack
-from tests.embedded import Wire, stack_settings
+from tests.embedded import Wire
 from tests.factories import contact_dict
+from tests.stacks import own_stack, wire_to
 
 pytestmark = pytest.mark.integration
 
 ENV = {"MASH_AGENCIES": "police", "MASH_AUTO_AUTHORISE": "true", "MASH_SWEEP_SECONDS": "0.5",
        "MASH_ACK_WINDOW_SECONDS": "4"}
 
-
-@pytest.fixture(scope="module")
-def agency_config() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in ENV}
-    os.environ.update(ENV)
-    agencies.cache_clear()
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    agencies.cache_clear()
+SERVICES = ["intake", "decision", "notify", "research-police"]
 
 
 @pytest.fixture(scope="module")
-async def ack_stack(agency_config: None,
-                    tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    running = Stack(stack_settings(tmp_path_factory.mktemp("acks")), quiet_services=True)
-    try:
-        await running.start_servers()
-        await running.start_services(only=["intake", "decision", "notify", "research-police"],
-                                     env=ENV)
+async def ack_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    async with own_stack(tmp_path_factory.mktemp("acks"), SERVICES, ENV) as running:
         yield running
-    finally:
-        await running.stop()
 
 
 @pytest.fixture(scope="module")
 async def ack_wire(ack_stack: Stack) -> AsyncIterator[Wire]:
-    client = Wire(ack_stack.settings)
-    yield client
-    await client.close()
+    async with wire_to(ack_stack) as client:
+        yield client
 
 
 def submitted(cid: str) -> ContactSubmitted:

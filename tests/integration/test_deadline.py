@@ -3,22 +3,21 @@ deadline is kept in the database, so a restart does not lose it."""
 
 import asyncio
 import json
-import os
 import random
 import string
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from contracts import topics
-from contracts.agencies import agencies
 from contracts.contact import Contact
 from contracts.events import ContactSubmitted, OutcomeRouted
 from mash.stack import Stack
-from tests.embedded import Wire, stack_settings
+from tests.embedded import Wire
 from tests.factories import contact_dict
+from tests.stacks import own_stack, wire_to
 
 pytestmark = pytest.mark.integration
 
@@ -31,39 +30,19 @@ ENV = {
     "MASH_SWEEP_SECONDS": "0.5",
 }
 
-
-@pytest.fixture(scope="module")
-def agency_config() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in ENV}
-    os.environ.update(ENV)
-    agencies.cache_clear()
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    agencies.cache_clear()
+SERVICES = ["intake", "decision", "notify", "research-police", "research-health"]
 
 
 @pytest.fixture(scope="module")
-async def short_stack(agency_config: None,
-                      tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    running = Stack(stack_settings(tmp_path_factory.mktemp("deadline")), quiet_services=True)
-    try:
-        await running.start_servers()
-        await running.start_services(
-            only=["intake", "decision", "notify", "research-police", "research-health"])
+async def short_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    async with own_stack(tmp_path_factory.mktemp("deadline"), SERVICES, ENV) as running:
         yield running
-    finally:
-        await running.stop()
 
 
 @pytest.fixture(scope="module")
 async def short_wire(short_stack: Stack) -> AsyncIterator[Wire]:
-    client = Wire(short_stack.settings)
-    yield client
-    await client.close()
+    async with wire_to(short_stack) as client:
+        yield client
 
 
 def submitted(cid: str) -> ContactSubmitted:
