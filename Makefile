@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run demo test lint typecheck imports unit integration e2e contracts clean
+.PHONY: install run demo test lint typecheck imports unit integration e2e faults contracts clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ integration: install
 	$(PY) -m pytest tests/integration
 e2e: install
 	$(PY) -m pytest tests/e2e
+## Fault injection: kill services, the database, an agency, the broker; prints a table.
+faults: install
+	$(PY) -m pytest -s tests/faults
 
 ## Regenerate the JSON Schemas and AsyncAPI documents after changing a contract.
 contracts: install

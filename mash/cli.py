@@ -10,8 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
+from mash.audit import audit_app
 from mash.case import case_app
 from mash.demo import report, run_demo, run_live
+from mash.dlq import dlq_app
+from mash.keys import keys_app
+from mash.reconcile import reconcile
 from mash.settings import StackSettings
 from mash.stack import Stack, StackError, port_free
 from mash.topics import create_topics
@@ -21,6 +25,10 @@ app = typer.Typer(help="Multi-Agency Safeguarding Hub: run the stack, the demo, 
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(case_app, name="case")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.add_typer(dlq_app, name="dlq")
+app.command()(reconcile)
 
 
 def _echo(line: str) -> None:
@@ -89,12 +97,12 @@ def up(
     raise typer.Exit(asyncio.run(_up(demo, pace)))
 
 
-async def _demo(contacts: int, timeout: float, seed: int) -> int:
+async def _demo(contacts: int, timeout: float, seed: int, verbose: bool = False) -> int:
     settings = StackSettings()
     stack: Stack | None = None
     if port_free(settings.kafka_port):
         _echo(f"mash demo: no stack on {settings.bootstrap}; starting one")
-        stack = Stack(settings, echo=_echo, quiet_services=True)
+        stack = Stack(settings, echo=_echo, quiet_services=not verbose)
         try:
             started = time.monotonic()
             await stack.start()
@@ -122,13 +130,14 @@ def demo(
     contacts: Annotated[int, typer.Option(min=1, help="How many contacts to submit.")] = 50,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every outcome.")] = 180.0,
     seed: Annotated[int, typer.Option(help="Which day of contacts.")] = 7,
+    verbose: Annotated[bool, typer.Option(help="Show every service's log lines.")] = False,
 ) -> None:
     """Submit a realistic day of contacts and account for every one.
 
     Uses the running stack if there is one, otherwise starts and stops its own.
     Exits non-zero if any contact has neither an outcome nor a rejection.
     """
-    raise typer.Exit(asyncio.run(_demo(contacts, timeout, seed)))
+    raise typer.Exit(asyncio.run(_demo(contacts, timeout, seed, verbose)))
 
 
 @topics_app.command("create")
@@ -139,8 +148,10 @@ def topics_create(
     """Create every MASH topic that does not exist yet (MASH_KAFKA_BOOTSTRAP_SERVERS)."""
     from plumbing.settings import ServiceSettings
 
-    bootstrap = ServiceSettings().kafka_bootstrap_servers
-    created = asyncio.run(create_topics(bootstrap, partitions, replication_factor))
+    service = ServiceSettings()
+    bootstrap = service.kafka_bootstrap_servers
+    created = asyncio.run(create_topics(bootstrap, partitions, replication_factor,
+                                        **service.kafka_client_options()))
     _echo(f"{len(created)} topic(s) created on {bootstrap}")
 
 

@@ -57,6 +57,8 @@ from contracts.formats.probation import (
     ProbationReferral,
     ProbationReferralV1,
 )
+from mash.keys import KeyRing, signer_of
+from mash.settings import StackSettings
 from synthetic import Family, Person, population
 
 # Sources in the proportions a MASH sees: police notifications the largest
@@ -329,10 +331,20 @@ def agency_event(family: Family, c: Contact, rng: random.Random) -> Event[Any]:
             adults=_adults(family), involvement="assessment", known_factors=list(c.concerns),
             reason_for_enquiry=c.analysis)
     else:
-        return ContactSubmitted.new(c, source=f"/agency/{c.referrer.agency}", subject=cid,
-                                    correlation_id=cid)
-    return fmt.new(data, source=f"/agency/{c.referrer.agency}", subject=cid, correlation_id=cid,
-                   time=now)
+        return ContactSubmitted.new(c, source=_source(c), subject=cid, correlation_id=cid)
+    return fmt.new(data, source=_source(c), subject=cid, correlation_id=cid, time=now)
+
+
+def _source(c: Contact) -> str:
+    """Where a contact comes from, as its signer owns it (contracts/signers.toml)."""
+    code = c.referrer.source_code
+    if code in ("1B", "9"):
+        return "/la/contact-centre"
+    if code == "5D":
+        return "/la/early-help/portal"
+    if code == "5C":
+        return "/la/other/demo-borough"
+    return f"/agency/{c.referrer.agency}"
 
 
 Message = tuple[str, str, bytes, bool]
@@ -407,12 +419,15 @@ class Account:
 
 
 async def submit(producer: AIOKafkaProducer, contacts: Iterable[Message],
-                 account: Account, pace: float = 0.0) -> None:
+                 account: Account, pace: float = 0.0, keys: KeyRing | None = None) -> None:
+    """Send each contact as its agency would: signed with the sender's key."""
+    keys = keys or KeyRing(StackSettings().home)
     for contact_id, agency, raw, valid in contacts:
         account.submitted[contact_id] = Submitted(contact_id, agency, valid, time.monotonic())
+        headers = {"content-type": CONTENT_TYPE, **keys.headers(signer_of(raw), raw)}
         await producer.send_and_wait(topics.CONTACTS_SUBMITTED, raw,
                                      key=contact_id.encode(),
-                                     headers=[("content-type", CONTENT_TYPE.encode())])
+                                     headers=[(k, v.encode()) for k, v in headers.items()])
         if pace:
             await asyncio.sleep(pace)
 

@@ -23,6 +23,8 @@ from pymongo import AsyncMongoClient
 
 from contracts.agencies import agencies
 from mash.credentials import mongo_uri, passwords, principals
+from mash.keys import ensure_keys, public_file
+from mash.reconcile import request as request_redrive
 from mash.settings import StackSettings
 from mash.topics import create_topics
 
@@ -131,6 +133,32 @@ class Stack:
     async def start(self) -> None:
         await self.start_servers()
         await self.start_services()
+        # The broker is new and empty; the databases may hold cases in flight.
+        # Ready once they are published again, before any new traffic.
+        await self.reconcile(wait_seconds=self.settings.ready_timeout_seconds)
+
+    async def reconcile(self, wait_seconds: float = 0.0) -> None:
+        """Ask every service to re-drive what may be in flight (`mash reconcile`)."""
+        rows = await request_redrive(self.settings, wait_seconds=wait_seconds)
+        requeued = sum(r.requeued or 0 for r in rows)
+        if requeued:
+            self.echo(f"stack: re-drive: {requeued} event(s) in flight published again")
+
+    async def start_broker(self) -> None:
+        """A new, empty tansu on the broker port, with every topic created."""
+        s = self.settings
+        listener = f"tcp://127.0.0.1:{s.kafka_port}"
+        await self._spawn(Child("broker", [_tansu_command(), "--listener-url", listener,
+                                           "--advertised-listener-url", listener],
+                                dict(os.environ)), ready_on_port=s.kafka_port)
+        await create_topics(s.bootstrap, s.topic_partitions)
+
+    async def restart_broker(self, *, redrive: bool = True, wait_seconds: float = 60.0) -> None:
+        """Stop the broker, start it again empty and re-drive from the databases."""
+        await self.stop_service("broker")
+        await self.start_broker()
+        if redrive:
+            await self.reconcile(wait_seconds)
 
     async def start_servers(self) -> None:
         """The broker and the database, with every topic created."""
@@ -202,7 +230,10 @@ class Stack:
     async def start_services(self, only: list[str] | None = None,
                              env: dict[str, str] | None = None) -> None:
         """Every service (or `only` those named), each its own process."""
-        services: list[tuple[str, dict[str, str]]] = [("intake", {}), ("decision", {}),
+        # Every signer's key pair (agencies stand-ins); intake gets the public keys.
+        ensure_keys(self.settings.home)
+        keys = {"MASH_PUBLIC_KEYS_FILE": str(public_file(self.settings.home).resolve())}
+        services: list[tuple[str, dict[str, str]]] = [("intake", keys), ("decision", {}),
                                                        ("notify", {})]
         services += [(f"research-{a}", {"MASH_AGENCY": a}) for a in agencies()]
         base = {**self.service_env(), **(env or {})}
@@ -265,6 +296,19 @@ class Stack:
         start_database)."""
         for child in [c for c in self.children if c.name == name]:
             await self._stop(child)
+            self.children.remove(child)
+
+    async def kill_service(self, name: str) -> None:
+        """SIGKILL one child, as a crash would (start it again as after stop_service)."""
+        for child in [c for c in self.children if c.name == name]:
+            child.stopping = True
+            if child.process is not None and child.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.kill()
+                await child.process.wait()
+            if child.log_task:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(child.log_task, timeout=2)
             self.children.remove(child)
 
     async def stop(self) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
@@ -10,10 +11,12 @@ from contracts.topics import all_topics
 
 
 async def create_topics(bootstrap: str, partitions: int, replication_factor: int = 1,
-                        attempts: int = 30) -> list[str]:
-    """Create any missing topic; returns the ones created."""
+                        attempts: int = 30, **client: Any) -> list[str]:
+    """Create any missing topic; returns the ones created. ``client``: aiokafka
+    security options (SASL in production)."""
     for attempt in range(1, attempts + 1):
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="mash-topics")
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="mash-topics",
+                                    **client)
         try:
             await admin.start()
             break

@@ -60,6 +60,16 @@ class Delivery:
         return f"{self.topic}/{self.partition}/{self.offset}/{self.timestamp_ms}/{digest}"
 
 
+class Unusable(Exception):
+    """A message that can never be used, for reasons a handler found itself
+    (e.g. not signed): treated like a contract violation."""
+
+    def __init__(self, problems: list[tuple[str, str]], **facts: str | None) -> None:
+        super().__init__("; ".join(f"{f}: {p}" for f, p in problems))
+        self.problems = problems
+        self.facts = facts
+
+
 InvalidHandler = Callable[[Delivery, Exception], Awaitable[None]]
 Publish = Callable[[str, bytes, str | None, dict[str, str]], Awaitable[None]]
 
@@ -167,7 +177,7 @@ class _Guard(BaseMiddleware):
             attempt += 1
             try:
                 return await call_next(msg)
-            except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            except (ValidationError, json.JSONDecodeError, UnicodeDecodeError, Unusable) as exc:
                 handler = self.guard.on_invalid.get(delivery.topic)
                 if handler is not None:
                     await self._until_done(handler, delivery, exc)

@@ -5,17 +5,19 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLScram512
 from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from plumbing import unit_of_work
+from plumbing import audit, unit_of_work
 from plumbing.guard import ConsumerGuard, InvalidHandler, RetryPolicy
-from plumbing.outbox import OutboxRelay
+from plumbing.outbox import InFlight, OutboxRelay
 from plumbing.settings import ServiceSettings
 from plumbing.unit_of_work import UnitOfWork
 from plumbing.wire import decode_json
@@ -34,6 +36,15 @@ def configure_logging(level: str) -> None:
     )
     # The Kafka client logs every rebalance and reconnect at INFO.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """SASL/SCRAM-SHA-512 as the service's own principal, when configured."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return None
+    options = settings.kafka_client_options()
+    return SASLScram512(options["sasl_plain_username"], options["sasl_plain_password"],
+                        use_ssl=settings.kafka_security_protocol == "SASL_SSL")
 
 
 class Service:
@@ -58,6 +69,7 @@ class Service:
             acks="all",
             enable_idempotence=settings.kafka_enable_idempotence,
             middlewares=[self.guard],
+            security=kafka_security(settings),
             decoder=decode_json,
             # Per-message lines go to DEBUG: a busy hub would drown its own log.
             log_level=logging.DEBUG,
@@ -68,8 +80,10 @@ class Service:
         self.db: AsyncDatabase[dict[str, Any]] = self.client[database]
         self._committed = asyncio.Event()
         self.uow = UnitOfWork(self.client, self.db, name, self._committed)
-        self.relay = OutboxRelay(self.db, self.broker, self._committed, settings.outbox_poll_seconds)
-        self._startup: list[Job] = [lambda: unit_of_work.ensure_indexes(self.db)]
+        self.relay = OutboxRelay(self.db, self.broker, self._committed, settings.outbox_poll_seconds,
+                                 redrive_window=timedelta(seconds=settings.redrive_window_seconds))
+        self._startup: list[Job] = [lambda: unit_of_work.ensure_indexes(self.db),
+                                    lambda: audit.ensure_indexes(self.db)]
         self._jobs: list[tuple[float, Job]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.app = FastStream(
@@ -98,6 +112,10 @@ class Service:
 
     def on_startup(self, job: Job) -> None:
         self._startup.append(job)
+
+    def in_flight(self, ids: InFlight) -> None:
+        """Name outbox events to re-drive whatever their age (see plumbing.outbox)."""
+        self.relay.in_flight = ids
 
     def every(self, seconds: float, job: Job) -> None:
         """A background job that survives its own failures (e.g. a sweeper)."""

@@ -5,6 +5,9 @@ by hand on a developer's machine finds the broker and database without any
 configuration. Production sets every one of these (see docker-compose.yml).
 """
 
+from typing import Any, Literal
+
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +20,11 @@ class ServiceSettings(BaseSettings):
     # error, so the embedded default is off; consumers deduplicate by event id
     # either way, which is what actually prevents doubles downstream.
     kafka_enable_idempotence: bool = False
+    # Production authenticates every service as its own principal (SASL/SCRAM-
+    # SHA-512, ACLs in deploy/kafka/acls.sh); the embedded broker has no SASL.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
     # retryWrites=false: SecantusDB slows from ~1,200 to ~170 inserts/s after
@@ -26,3 +34,20 @@ class ServiceSettings(BaseSettings):
     # How often the outbox relay looks for unsent events when nothing has
     # woken it; commits in this process wake it immediately.
     outbox_poll_seconds: float = 0.5
+    # Re-drive (`mash reconcile`, and after every start of the embedded
+    # stack): outbox events created within this many seconds are published
+    # again; consumers skip what they have already handled. 7 days is longer
+    # than any research deadline.
+    redrive_window_seconds: float = 7 * 24 * 3600
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """aiokafka keyword arguments for the configured security (none by default)."""
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return {}
+        if not self.kafka_sasl_username or self.kafka_sasl_password is None:
+            raise ValueError(f"MASH_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                             "MASH_KAFKA_SASL_USERNAME and MASH_KAFKA_SASL_PASSWORD")
+        return {"security_protocol": self.kafka_security_protocol,
+                "sasl_mechanism": "SCRAM-SHA-512",
+                "sasl_plain_username": self.kafka_sasl_username,
+                "sasl_plain_password": self.kafka_sasl_password.get_secret_value()}

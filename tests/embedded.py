@@ -10,8 +10,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from contracts import topics
 from contracts.envelope import CONTENT_TYPE, Event
+from mash.keys import KeyRing, signer_of
 from mash.settings import StackSettings
+
+AUTO = "auto"
 
 
 def free_port() -> int:
@@ -35,6 +39,7 @@ class Wire:
         self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             settings.operator_mongo_uri, tz_aware=True)
         self._producer: AIOKafkaProducer | None = None
+        self.keys = KeyRing(settings.home)
 
     async def producer(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -42,11 +47,19 @@ class Wire:
             await self._producer.start()
         return self._producer
 
-    async def send(self, topic: str, value: bytes | Event[Any], key: str = "test") -> None:
+    async def send(self, topic: str, value: bytes | Event[Any], key: str = "test",
+                   signer: str | None = AUTO, headers: dict[str, str] | None = None) -> None:
+        """Publish as an agency would. A contact is signed by the owner of its
+        source (``signer`` names another; None sends it unsigned); ``headers``
+        are added last, e.g. to forge a signature."""
         raw = value.to_bytes() if isinstance(value, Event) else value
+        sent = {"content-type": CONTENT_TYPE}
+        if topic == topics.CONTACTS_SUBMITTED and signer is not None:
+            sent |= self.keys.headers(signer_of(raw) if signer == AUTO else signer, raw)
+        sent |= headers or {}
         producer = await self.producer()
         await producer.send_and_wait(topic, raw, key=key.encode(),
-                                     headers=[("content-type", CONTENT_TYPE.encode())])
+                                     headers=[(k, v.encode()) for k, v in sent.items()])
 
     async def read(self, *topics: str) -> list[tuple[str, bytes]]:
         """Everything on these topics now, from the beginning."""

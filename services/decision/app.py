@@ -14,6 +14,7 @@ from contracts.casework import (
 )
 from contracts.envelope import utc_now
 from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingReported
+from plumbing import audit
 from plumbing.service import Service
 from plumbing.unit_of_work import Transaction
 from services.decision import domain, store
@@ -59,7 +60,30 @@ def _own_group(name: str) -> dict[str, Any]:
 async def _apply(tx: Transaction, step: domain.Step) -> None:
     await store.save(tx, step.case)
     for topic, event in step.emit:
+        await _audit(tx, event)
         tx.emit(topic, event)
+
+
+async def _audit(tx: Transaction, event: Any) -> None:
+    """Every change to a case's decision, and every decision made, on the chain."""
+    if isinstance(event, CaseChanged):
+        d = event.data
+        await audit.append(tx, actor=d.actor.actor_id, action=d.kind.value, case_id=d.case_id,
+                           at=d.at, what={"role": d.actor.role, "rag": d.rag, "outcome": d.outcome,
+                                          "rule_ids": d.rule_ids, "text": d.text,
+                                          "event_id": event.id})
+    elif isinstance(event, DecisionMade):
+        made = event.data
+        await audit.append(tx, actor="decision", action="decision published",
+                           case_id=made.case_id,
+                           what={"decision_id": event.id,
+                                 "rule_ids": [r.rule_id for r in made.reasons],
+                                 **made.model_dump(mode="json", include=_DECIDED)})
+
+
+_DECIDED = {"rag", "outcome", "level_of_need", "rule_set_version", "decided_by", "proposed_rag",
+            "recommended_rag", "rationale", "agencies_answered", "agencies_missing",
+            "decision_version", "decided_at"}
 
 
 def _log(step: domain.Step | None) -> None:
@@ -125,7 +149,9 @@ async def on_command(command: DecisionCommand) -> None:
         case = await store.load(tx, command.data.case_id)
         if case is None or case.opened is None:
             service.log.warning("command for unknown case %s refused", command.data.case_id)
-            tx.emit(topics.CASE_HISTORY, domain.unknown_case_refusal(command, clock()))
+            refusal = domain.unknown_case_refusal(command, clock())
+            await _audit(tx, refusal)
+            tx.emit(topics.CASE_HISTORY, refusal)
             return
         step = domain.command(case, command, clock(), policy)
         await _apply(tx, step)

@@ -1,16 +1,24 @@
 """Intake's FastStream app: thin wiring around the domain."""
 
+import json
 from datetime import timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 
 from contracts import topics
 from contracts.agencies import agencies
 from contracts.envelope import utc_now
 from contracts.events import CaseOpened, ContactAdded, ContactRejected, EnquiryRequested
 from contracts.formats import Submission
-from plumbing.guard import Delivery
+from contracts.signing import SIGNER_HEADER, load_public_keys
+from plumbing import audit
+from plumbing.guard import Delivery, Unusable
 from plumbing.service import Service
 from plumbing.wire import preserve
-from services.intake import domain, formats, problems, store
+from services.intake import authenticity, domain, formats, problems, store
 from services.intake.person_index import Thresholds
 from services.intake.settings import IntakeSettings
 
@@ -22,6 +30,9 @@ windows = domain.ResearchWindows(
 )
 thresholds = Thresholds(link=settings.person_link_threshold,
                         possible=settings.person_possible_threshold)
+public_keys: dict[str, Ed25519PublicKey] = (
+    load_public_keys(settings.public_keys_file) if settings.public_keys_file else {})
+signature_window = timedelta(seconds=settings.signature_window_seconds)
 
 
 async def reject(delivery: Delivery, error: Exception) -> None:
@@ -36,9 +47,22 @@ async def reject(delivery: Delivery, error: Exception) -> None:
             return
         tx.mark_processed(rejected.id)
         await store.save_rejection(tx, rejected)
+        signer = error.facts.get("signer") if isinstance(error, Unusable) else None
+        await audit.append(tx, actor="intake", action="contact rejected", what={
+            "rejection_id": rejected.id, "contact_id": rejected.data.contact_id,
+            "referrer_agency": rejected.data.referrer_agency, "signer": signer,
+            "where": f"{delivery.topic}/{delivery.partition}/{delivery.offset}",
+            "reasons": [f"{p.field}: {p.problem}" for p in rejected.data.problems]})
         tx.emit(topics.CONTACTS_REJECTED, rejected)
-    service.log.info("contact rejected at %s/%d/%d: %d problem(s)", delivery.topic,
-                     delivery.partition, delivery.offset, len(rejected.data.problems))
+    service.log.info("contact rejected at %s/%d/%d: %d problem(s)%s", delivery.topic,
+                     delivery.partition, delivery.offset, len(rejected.data.problems),
+                     " (not authentic)" if isinstance(error, Unusable) else "")
+
+
+async def verified_json(msg: StreamMessage[Any]) -> Any:
+    """Authenticate the exact bytes before anything reads them, then decode."""
+    authenticity.authenticate(msg.body, msg.headers, public_keys, utc_now(), signature_window)
+    return json.loads(msg.body)
 
 
 service = Service(
@@ -50,6 +74,17 @@ service = Service(
     on_invalid={topics.CONTACTS_SUBMITTED: reject},
 )
 service.on_startup(lambda: store.ensure_indexes(service.db))
+
+
+async def _keys_loaded() -> None:
+    if not public_keys:
+        service.log.warning("no signers' public keys (MASH_PUBLIC_KEYS_FILE): every contact "
+                            "will be rejected as not authentic")
+    else:
+        service.log.info("public keys of %d signer(s) loaded", len(public_keys))
+
+
+service.on_startup(_keys_loaded)
 broker = service.broker
 app = service.app
 
@@ -69,15 +104,28 @@ for _agency in agencies():
 @broker.subscriber(topics.CONTACTS_SUBMITTED, **service.subscription(), title="contact submitted",
                    description="Agencies publish contacts here as CloudEvents (structured mode): "
                                "mash.contact.submitted (canonical) or an agency format named by "
-                               "its type; see contracts/schemas/formats/.")
-async def on_contact(submission: Submission) -> None:
+                               "its type; see contracts/schemas/formats/. Each is signed "
+                               "by its sender: Kafka headers mash-signer and mash-signature "
+                               "(base64 Ed25519 over the value).",
+                   decoder=verified_json)
+async def on_contact(submission: Submission, message: KafkaMessage) -> None:
     # Any format to the canonical contact; a ValidationError is a rejection.
     event = formats.parse(submission.model_dump())
     contact = event.data
     agency, reference = contact.referrer.agency, contact.referrer_reference
+    signer = message.headers[SIGNER_HEADER]
+    record: Any = message.raw_message  # aiokafka's ConsumerRecord
+    fingerprint = Delivery(message.body, record.topic, record.partition, record.offset, None,
+                           record.timestamp).fingerprint
     now = utc_now()
     opened_since = store.since(now, days=settings.open_case_days)
     async with service.uow.transaction() as tx:
+        # A new record carrying an id already accepted is a replay; the same
+        # record again (Kafka redelivery) is skipped as processed below.
+        first = await store.first_received(tx, signer, event.id, fingerprint)
+        if first is not None:
+            raise authenticity.replay(signer, event.id, first)
+        await store.record_nonce(tx, signer, event.id, fingerprint, now)
         if await tx.already_processed(event.id):
             return
         tx.mark_processed(event.id)
@@ -85,6 +133,9 @@ async def on_contact(submission: Submission) -> None:
         if existing is not None:
             await store.record_resubmission(tx, event.id, existing, agency, reference,
                                             contact.contact_id, now)
+            await audit.append(tx, actor="intake", action="resubmission recorded",
+                               case_id=existing, what={"contact_id": contact.contact_id,
+                                                       "event_id": event.id, "signer": signer})
             service.log.info("resubmission of %s: case %s already holds it", contact.contact_id,
                              existing)
             return
@@ -106,12 +157,20 @@ async def on_contact(submission: Submission) -> None:
                                   contact_id=contact.contact_id, reason=reason,
                                   children=who.children, incident=incident, at=now)
             await store.save_people(tx, who, case_id, now)
+            await audit.append(tx, actor="intake", action="contact added", case_id=case_id,
+                               what={"contact_id": contact.contact_id, "event_id": event.id,
+                                     "signer": signer, "reason": reason})
             tx.emit(topics.CASES_CONTACT_ADDED, domain.contact_added(event, case_id, reason, now))
         else:
             opened, enquiries = domain.open_case(event, agencies(), windows, now)
             case_id = opened.data.case_id
             await store.save_case(tx, opened, who.children, incident, household)
             await store.save_people(tx, who, case_id, now)
+            await audit.append(tx, actor="intake", action="case opened", case_id=case_id, what={
+                "contact_id": contact.contact_id, "event_id": event.id, "signer": signer,
+                "triage_rag": opened.data.triage_rag.value,
+                "on": "triage of the referrer's RAG, urgency and concern codes",
+                "concerns": list(contact.concerns), "enquiries": list(agencies())})
             tx.emit(topics.CASES_OPENED, opened)
             for enquiry in enquiries:
                 tx.emit(topics.enquiries(enquiry.data.agency), enquiry)

@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from plumbing.guard import Unusable
 from plumbing.wire import plain_errors
 
 SCHEMAS = "contracts/schemas/ (mash.contact.submitted.json, or formats/<type>.json)"
@@ -12,6 +13,8 @@ SCHEMAS = "contracts/schemas/ (mash.contact.submitted.json, or formats/<type>.js
 
 def plain(error: Exception) -> list[tuple[str, str]]:
     """(field, problem) for every problem; nothing is summarised away."""
+    if isinstance(error, Unusable):
+        return list(error.problems)
     if not isinstance(error, ValidationError):
         if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
             return [("(message)", "is not JSON: a contact must be a JSON CloudEvent as described "

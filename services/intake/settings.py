@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import Field
 
 from plumbing.settings import ServiceSettings
@@ -24,3 +26,8 @@ class IntakeSettings(ServiceSettings):
     # `python -m bench.person_index`.
     person_link_threshold: float = Field(default=0.8, gt=0, le=1)
     person_possible_threshold: float = Field(default=0.7, gt=0, le=1)
+    # Every contact is signed by its sender (Ed25519): the signers' public keys
+    # (TOML, `[keys] <signer> = "<base64>"`; `mash keys new`). Without a file
+    # no contact is accepted. A contact's `time` must be this close to now.
+    public_keys_file: Path | None = None
+    signature_window_seconds: float = Field(default=600, gt=0)

@@ -153,3 +153,22 @@ async def save_rejection(tx: Transaction, rejected: ContactRejected) -> None:
         {"_id": rejected.id, "at": rejected.time, **rejected.data.model_dump(mode="json")},
         session=tx.session,
     )
+
+
+async def first_received(tx: Transaction, signer: str, event_id: str,
+                         fingerprint: str) -> datetime | None:
+    """When this signer's event id was first accepted from another record
+    (a replay), or None: never seen, or this very record redelivered."""
+    seen = await tx.db.nonces.find_one({"_id": f"{signer}|{event_id}"}, session=tx.session)
+    if seen is None or seen["fingerprint"] == fingerprint:
+        return None
+    at: datetime = seen["at"]
+    return at
+
+
+async def record_nonce(tx: Transaction, signer: str, event_id: str, fingerprint: str,
+                       at: datetime) -> None:
+    await tx.db.nonces.update_one(
+        {"_id": f"{signer}|{event_id}"},
+        {"$setOnInsert": {"fingerprint": fingerprint, "at": at}}, upsert=True,
+        session=tx.session)

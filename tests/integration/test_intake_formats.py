@@ -6,6 +6,7 @@ import json
 import random
 import string
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from contracts import topics
 from contracts.events import CaseOpened, ContactAdded
+from contracts.signing import load_public_keys
+from mash.keys import public_file, signer_of
+from plumbing.guard import Unusable
+from services.intake.authenticity import authenticate
 from tests.embedded import Wire
 from tests.unit.test_intake_malformed import intake, malformed
 
@@ -49,6 +54,7 @@ def example(name: str, *, surname: str | None = None, **data: Any) -> dict[str, 
     run = uuid.uuid4().hex[:10]
     body["data"] = _rename(body["data"], surname or token())
     body["id"] = f"evt-{run}"
+    body["time"] = datetime.now(UTC).isoformat()  # signed contacts are sent as they are made
     body["subject"] = body["correlation_id"] = f"it-{run}"
     body["data"][REFERENCE[body["type"]]] = f"REF-{run}"
     body["data"].update(data)
@@ -145,6 +151,13 @@ async def test_two_notifications_of_one_incident_about_siblings_are_one_case(wir
     assert case["contact_ids"] == [first["subject"], second["subject"]]
 
 
+def _readable_time(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+
+
 def draw_malformed(n: int) -> list[Any]:
     drawn: list[Any] = []
 
@@ -165,8 +178,22 @@ async def test_hundreds_of_malformed_contacts_each_end_and_none_stalls_the_valid
     for i, body in enumerate(bodies):
         if isinstance(body, dict) and isinstance(body.get("id"), str):
             body["id"] = f"fuzz-{run}-{i}"  # unique, so none is skipped as already handled
-    expected = [intake(json.loads(json.dumps(b))) for b in bodies]
+        if isinstance(body, dict) and _readable_time(body.get("time")):
+            body["time"] = datetime.now(UTC).isoformat()  # inside the signature window
     raws = [json.dumps(b).encode() for b in bodies]
+    # Each is signed by the owner of its source; a fuzzed source nobody owns,
+    # or one its signer does not own, is rejected before it is read.
+    keys = load_public_keys(public_file(wire.settings.home))
+
+    def expect(body: Any, raw: bytes) -> str:
+        try:
+            authenticate(raw, wire.keys.headers(signer_of(raw), raw), keys,
+                         datetime.now(UTC), timedelta(minutes=5))
+        except Unusable:
+            return "rejected"
+        return intake(json.loads(json.dumps(body)))
+
+    expected = [expect(b, r) for b, r in zip(bodies, raws, strict=True)]
     for raw in raws:
         await wire.send(topics.CONTACTS_SUBMITTED, raw, key=f"fuzz-{run}")
     valid = example("probation.json")

@@ -99,6 +99,7 @@ async def test_the_same_contact_twice_opens_one_case_and_one_outcome(wire: Wire)
     cid = f"dup-{uuid.uuid4().hex[:8]}"
     event = known_child_contact(cid)
     await wire.send(topics.CONTACTS_SUBMITTED, event, key=cid)
+    # The same signed event sent again is a new record with an old id: a replay.
     await wire.send(topics.CONTACTS_SUBMITTED, event, key=cid)
     # The same referrer reference under a new event id is a resubmission too.
     again = ContactSubmitted.new(event.data, source="/agency/police", subject=cid,
@@ -113,6 +114,9 @@ async def test_the_same_contact_twice_opens_one_case_and_one_outcome(wire: Wire)
     assert len(hits) == 1
     assert len(opened) == 1
     assert len(outcomes) == 1
+    [(_, raw)] = await wire.wait_for((topics.CONTACTS_REJECTED,), about(cid))
+    [problem] = ContactRejected.model_validate_json(raw).data.problems
+    assert problem.problem.startswith(f"already received: replay of event {event.id}")
 
 
 async def test_unusable_contacts_are_rejected_with_reasons_and_nothing_stalls(wire: Wire) -> None:

@@ -8,6 +8,8 @@ exits 0, so the tests run the binary itself.
 
 import importlib.resources
 import json
+import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,19 @@ def compose_binary() -> Path:
     return binary
 
 
-def run_compose(binary: Path, compose_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def secrets_env(tmp: Path) -> Path:
+    """An .env with every password the compose file requires."""
+    needed = sorted(set(re.findall(r"\$\{([A-Z_]*PASSWORD[A-Z_]*):\?", COMPOSE_FILE.read_text())))
+    path = tmp / "secrets.env"
+    path.write_text("".join(f"{name}=pw{n}\n" for n, name in enumerate(needed)))
+    return path
+
+
+def run_compose(binary: Path, compose_file: Path, *args: str,
+                env_file: Path | None = None) -> subprocess.CompletedProcess[str]:
+    extra = ["--env-file", str(env_file)] if env_file else []
     return subprocess.run(
-        [str(binary), "-f", str(compose_file), *args],
+        [str(binary), "-f", str(compose_file), *extra, *args],
         cwd=compose_file.parent,
         capture_output=True,
         text=True,
@@ -39,16 +51,31 @@ def run_compose(binary: Path, compose_file: Path, *args: str) -> subprocess.Comp
 
 
 @pytest.fixture(scope="module")
-def services(compose_binary: Path) -> dict[str, dict[str, Any]]:
-    result = run_compose(compose_binary, COMPOSE_FILE, "config", "--format", "json")
+def env_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return secrets_env(tmp_path_factory.mktemp("compose"))
+
+
+@pytest.fixture(scope="module")
+def services(compose_binary: Path, env_file: Path) -> dict[str, dict[str, Any]]:
+    result = run_compose(compose_binary, COMPOSE_FILE, "config", "--format", "json",
+                         env_file=env_file)
     assert result.returncode == 0, result.stderr
     parsed: dict[str, dict[str, Any]] = json.loads(result.stdout)["services"]
     return parsed
 
 
-def test_compose_file_is_valid(compose_binary: Path) -> None:
-    result = run_compose(compose_binary, COMPOSE_FILE, "config", "--quiet")
+def test_compose_file_is_valid(compose_binary: Path, env_file: Path) -> None:
+    result = run_compose(compose_binary, COMPOSE_FILE, "config", "--quiet", env_file=env_file)
     assert result.returncode == 0, result.stderr
+
+
+def test_compose_refuses_to_start_without_the_passwords(compose_binary: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if "PASSWORD" not in k}
+    result = subprocess.run([str(compose_binary), "-f", str(COMPOSE_FILE), "config", "--quiet"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+                            check=False, env=clean)
+    assert result.returncode != 0
+    assert "PASSWORD" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -105,3 +132,112 @@ def test_app_services_wait_for_infrastructure_and_topics(
             continue
         conditions = {dep: spec["condition"] for dep, spec in service["depends_on"].items()}
         assert conditions == expected, name
+
+
+APP = ("intake", "decision", "notify", *(f"research-{a}" for a in AGENCIES))
+
+
+def test_every_service_is_its_own_principal_on_kafka_and_mongo(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    passwords = set()
+    for name in APP:
+        env = services[name]["environment"]
+        assert env["MASH_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", name
+        assert env["MASH_KAFKA_SASL_USERNAME"] == name
+        assert env["MASH_MONGO_URI"].startswith(f"mongodb://{name}:"), name
+        assert "authSource=admin" in env["MASH_MONGO_URI"]
+        passwords.add(env["MASH_KAFKA_SASL_PASSWORD"])
+    assert len(passwords) == len(APP), "every principal has its own password"
+    kafka = services["kafka"]["environment"]
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert "StandardAuthorizer" in kafka["KAFKA_AUTHORIZER_CLASS_NAME"]
+    assert kafka["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert kafka["KAFKA_LISTENERS"].startswith("SASL://:9092")
+    assert "127.0.0.1:9094" in kafka["KAFKA_LISTENERS"]  # plaintext on loopback only
+    assert services["intake"]["environment"]["MASH_PUBLIC_KEYS_FILE"]
+
+
+def run_script(tmp_path: Path, script: str) -> list[list[str]]:
+    """Run a deploy/kafka script against a stand-in for Kafka's CLI tools,
+    returning the argument list of every call."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    calls = tmp_path / "calls"
+    for tool in ("kafka-acls.sh", "kafka-configs.sh", "kafka-topics.sh"):
+        stub = bin_dir / tool
+        stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "{tool}" "$@" "--end--" >> "{calls}"\n')
+        stub.chmod(0o755)
+    env = {**os.environ, "KAFKA_BIN": str(bin_dir)}
+    names = ["intake", "decision", "notify", "mash-operator",
+             *(f"research-{a}" for a in AGENCIES),
+             *(f"agency-{s}" for s in (*AGENCIES, "contact-centre", "early-help", "other-la"))]
+    env |= {"MASH_KAFKA_PASSWORD_" + n.upper().replace("-", "_"): f"pw-{n}" for n in names}
+    result = subprocess.run(["sh", str(REPO_ROOT / "deploy" / "kafka" / script)], env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    out, current = [], []
+    for line in calls.read_text().splitlines():
+        if line == "--end--":
+            out.append(current)
+            current = []
+        else:
+            current.append(line)
+    return out
+
+
+def _value(call: list[str], flag: str) -> str | None:
+    return call[call.index(flag) + 1] if flag in call else None
+
+
+def grants(calls: list[list[str]]) -> dict[str, set[tuple[str, str, str]]]:
+    """principal -> {(operation, resource kind, name + '*' if prefixed)}."""
+    found: dict[str, set[tuple[str, str, str]]] = {}
+    for call in calls:
+        principal = _value(call, "--allow-principal")
+        assert principal is not None
+        prefixed = _value(call, "--resource-pattern-type") == "prefixed"
+        for kind in ("--topic", "--group", "--cluster"):
+            if kind in call:
+                name = "" if kind == "--cluster" else str(_value(call, kind))
+                ops = [call[i + 1] for i, arg in enumerate(call) if arg == "--operation"]
+                for op in ops:
+                    found.setdefault(principal.removeprefix("User:"), set()).add(
+                        (op, kind.strip("-"), name + ("*" if prefixed else "")))
+    return found
+
+
+def test_a_research_service_reads_only_its_enquiries_and_writes_only_findings(
+        tmp_path: Path) -> None:
+    acl = grants(run_script(tmp_path, "acls.sh"))
+    for agency in AGENCIES:
+        assert acl[f"research-{agency}"] == {
+            ("Read", "topic", f"mash.enquiries.{agency}"),
+            ("Read", "group", f"mash-research-{agency}"),
+            ("Write", "topic", "mash.findings"),
+            # An enquiry it can never read is dead-lettered: only that enquiry.
+            ("Write", "topic", "mash.dlq"),
+        }, agency
+    assert ("Read", "topic", "mash.contacts.submitted") in acl["intake"]
+    assert ("Write", "topic", "mash.enquiries.*") in acl["intake"]
+    assert not any(op == "Read" and name.startswith("mash.enquiries")
+                   for op, _, name in acl["intake"])
+    assert ("Read", "topic", "mash.decisions") in acl["notify"]
+    assert ("Write", "topic", "mash.decisions") in acl["decision"]
+    assert ("Write", "topic", "mash.decisions") not in acl["notify"]
+    for signer in (*AGENCIES, "contact-centre"):
+        writes = {name for op, kind, name in acl[f"agency-{signer}"] if op == "Write"}
+        assert writes == {"mash.contacts.submitted"}
+
+
+def test_every_principal_the_services_use_has_a_scram_user(
+        tmp_path: Path, services: dict[str, dict[str, Any]]) -> None:
+    calls = run_script(tmp_path, "users.sh")
+    users = {_value(c, "--entity-name"): _value(c, "--add-config") for c in calls}
+    for name in APP:
+        assert services[name]["environment"]["MASH_KAFKA_SASL_USERNAME"] in users
+        assert users[name] == f"SCRAM-SHA-512=[iterations=8192,password=pw-{name}]"
+    mongo_users = (REPO_ROOT / "deploy" / "mongo" / "users.js").read_text()
+    assert '"research-" + agency' in mongo_users
+    assert 'role: "readWrite", db: "mash_research_" + agency' in mongo_users
+    assert ",".join(AGENCIES) in mongo_users

@@ -1,0 +1,89 @@
+"""`mash reconcile`: re-drive every case in flight from the databases.
+
+The database is the source of truth and the broker is transport. The
+embedded broker keeps nothing across a restart, so the operator (and the
+stack, after every start and every broker restart) asks every service to
+publish again, from its own outbox, what may still be in flight; consumers
+skip what they have already handled. See ``plumbing.outbox`` for what is
+re-driven and why.
+
+The request is a document in each service's own database, written with the
+operator's user: it needs no broker (which may have just come back empty) and
+a service that is down does it when it starts. The CLI talks to services over
+the database only and imports none of them.
+"""
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+from pymongo import AsyncMongoClient
+
+from contracts.envelope import utc_now
+from mash.credentials import principals
+from mash.settings import StackSettings
+from plumbing.outbox import CONTROL, REDRIVE, request_redrive
+from plumbing.unit_of_work import OUTBOX
+
+
+@dataclass
+class Redriven:
+    service: str
+    done: bool
+    requeued: int | None
+    backlog: int
+
+
+def databases() -> dict[str, str]:
+    """Service name -> its database."""
+    return {name: p.database for name, p in principals().items() if p.database is not None}
+
+
+async def request(settings: StackSettings, window_seconds: float | None = None,
+                  wait_seconds: float = 0.0) -> list[Redriven]:
+    """Ask every service to re-drive; wait up to `wait_seconds` until each has
+    re-queued its events and published them (backlog 0)."""
+    since = utc_now() - timedelta(seconds=window_seconds) if window_seconds else None
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.operator_mongo_uri, tz_aware=True, serverSelectionTimeoutMS=10_000)
+    try:
+        for database in databases().values():
+            await request_redrive(client[database], since, by="mash reconcile")
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            rows = []
+            for name, database in databases().items():
+                doc = await client[database][CONTROL].find_one({"_id": REDRIVE}) or {}
+                backlog = await client[database][OUTBOX].count_documents({"sent_at": None})
+                rows.append(Redriven(name, doc.get("done_at") is not None, doc.get("requeued"),
+                                     backlog))
+            if all(r.done and r.backlog == 0 for r in rows) or time.monotonic() >= deadline:
+                return rows
+            await asyncio.sleep(0.5)
+    finally:
+        await client.close()
+
+
+def reconcile(
+    window: Annotated[float | None, typer.Option(
+        help="Seconds back to re-drive (default: each service's MASH_REDRIVE_WINDOW_SECONDS, "
+             "7 days).")] = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for every service.")] = 60.0,
+) -> None:
+    """Re-drive every case in flight from the databases (after the broker lost its topics)."""
+    rows = asyncio.run(request(StackSettings(), window, wait))
+    print(f"{'service':<32} {'re-queued':>9} {'unsent':>7}  state")
+    for r in rows:
+        state = "done" if r.done and r.backlog == 0 else (
+            "publishing" if r.done else "requested (not running?)")
+        print(f"{r.service:<32} {r.requeued if r.requeued is not None else '-':>9} "
+              f"{r.backlog:>7}  {state}")
+    pending = [r.service for r in rows if not (r.done and r.backlog == 0)]
+    if pending:
+        print(f"mash reconcile: {len(pending)} service(s) not done yet; each will re-drive when "
+              "it runs")
+        raise typer.Exit(1)
+    print(f"mash reconcile: {sum(r.requeued or 0 for r in rows)} event(s) published again")
