@@ -24,6 +24,7 @@ from contracts.agencies import agencies
 from mash.stack import Stack
 from tests.embedded import Wire, stack_settings
 from tests.faults.harness import Result, Run, audit_check, trail_complete
+from tests.stacks import environment
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
@@ -41,16 +42,8 @@ Fault = Callable[[Run], Awaitable[tuple[float, float, str]]]
 
 @pytest.fixture(scope="module")
 def agency_config() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in ENV}
-    os.environ.update(ENV)
-    agencies.cache_clear()
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    agencies.cache_clear()
+    with environment(ENV):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from contracts import topics
-from contracts.agencies import agencies
 from contracts.events import OutcomeRouted
 from mash.stack import Stack
 from tests.embedded import Wire, stack_settings
 from tests.integration.test_deadline import submitted
+from tests.stacks import environment
 
 pytestmark = pytest.mark.integration
 
@@ -28,16 +28,8 @@ SERVICES = ["intake", "decision", "notify", "research-police", "research-health"
 
 @pytest.fixture(scope="module")
 def agency_config() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in ENV}
-    os.environ.update(ENV)
-    agencies.cache_clear()
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    agencies.cache_clear()
+    with environment(ENV):
+        yield
 
 
 @pytest.fixture(scope="module")
