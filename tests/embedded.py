@@ -1,6 +1,7 @@
 """Helpers for tests that run on the real embedded stack."""
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import Callable
@@ -90,3 +91,8 @@ class Wire:
         if self._producer is not None:
             await self._producer.stop()
         await self.mongo.close()
+
+
+def about(contact_id: str) -> Callable[[str, bytes], bool]:
+    """Matches the events of one contact's flow, for `Wire.wait_for`."""
+    return lambda _topic, value: json.loads(value).get("correlation_id") == contact_id

@@ -1,9 +1,11 @@
 """Contacts for tests, built like a referrer would fill them in."""
 
-from datetime import UTC, date, datetime
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from contracts.contact import Contact
+from contracts.envelope import utc_now
 from contracts.events import ContactSubmitted
 
 
@@ -40,3 +42,19 @@ def submitted(event_id: str = "evt-1", **overrides: Any) -> ContactSubmitted:
 
 
 TODAY = date(2026, 11, 20)
+
+
+def contact_about_a_new_family(cid: str) -> ContactSubmitted:
+    """A police contact about a family no other contact names: intake joins a
+    contact about a child it already knows to that child's open case."""
+    seed = uuid.uuid4()
+    letters = seed.hex.translate(str.maketrans("0123456789", "ghijklmnop"))
+    born = date(2012, 1, 1) + timedelta(days=seed.int % 3000)
+    data = contact_dict(
+        contact_id=cid, referrer_reference=cid, received_at=utc_now().isoformat(),
+        children=[{"given_name": letters[:6].capitalize(), "family_name": letters[6:14].capitalize(),
+                   "date_of_birth": born.isoformat()}],
+        household=[{"given_name": letters[14:20].capitalize(),
+                    "family_name": letters[6:14].capitalize(), "relationship": "father"}])
+    return ContactSubmitted.new(Contact.model_validate(data), source="/agency/police",
+                                subject=cid, correlation_id=cid)

@@ -12,8 +12,8 @@ from contracts.events import OutcomeRouted
 from mash.stack import Stack
 from plumbing import audit
 from plumbing.unit_of_work import UnitOfWork
-from tests.embedded import Wire
-from tests.integration.test_pipeline import about, known_child_contact
+from tests.embedded import Wire, about
+from tests.integration.test_pipeline import known_child_contact
 
 
 async def mash(stack: Stack, *args: str) -> tuple[int, str]:

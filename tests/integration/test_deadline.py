@@ -2,9 +2,6 @@
 deadline is kept in the database, so a restart does not lose it."""
 
 import asyncio
-import json
-import random
-import string
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -12,11 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from contracts import topics
-from contracts.contact import Contact
-from contracts.events import ContactSubmitted, OutcomeRouted
+from contracts.events import OutcomeRouted
 from mash.stack import Stack
-from tests.embedded import Wire
-from tests.factories import contact_dict
+from tests.embedded import Wire, about
+from tests.factories import contact_about_a_new_family as submitted
 from tests.stacks import own_stack, wire_to
 
 pytestmark = pytest.mark.integration
@@ -45,22 +41,6 @@ async def short_wire(short_stack: Stack) -> AsyncIterator[Wire]:
         yield client
 
 
-def submitted(cid: str) -> ContactSubmitted:
-    # A child of its own, unlike any other test's: a second contact about one
-    # child while its case is open would join that case as a re-contact.
-    rng = random.Random(cid)
-    child = {"given_name": rng.choice(["Ava", "Noah", "Isla", "Theo"]),
-             "family_name": "".join(rng.choices(string.ascii_lowercase, k=9)).title(),
-             "date_of_birth": f"20{rng.randint(10, 24)}-{rng.randint(1, 12):02d}-"
-                              f"{rng.randint(1, 28):02d}",
-             "postcode": f"SL{rng.randint(1, 9)} {rng.randint(1, 9)}AB"}
-    contact = Contact.model_validate(contact_dict(contact_id=cid, referrer_reference=cid,
-                                                  children=[child], household=[]))
-    return ContactSubmitted.new(contact, source="/agency/police", subject=cid, correlation_id=cid)
-
-
-def about(cid: str):  # type: ignore[no-untyped-def]
-    return lambda _t, v: json.loads(v).get("correlation_id") == cid
 
 
 async def test_a_silent_agency_does_not_hold_the_case_past_its_deadline(

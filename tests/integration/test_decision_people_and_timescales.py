@@ -8,19 +8,16 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from contracts import topics
 from contracts.casework import Actor, DecideCommand, DecideData, Role, SlaBreached, SlaWarning
-from contracts.contact import Contact
-from contracts.envelope import utc_now
-from contracts.events import ContactSubmitted, OutcomeRouted
+from contracts.events import OutcomeRouted
 from mash.stack import Stack
-from tests.embedded import Wire
-from tests.factories import contact_dict
+from tests.embedded import Wire, about
+from tests.factories import contact_about_a_new_family as submitted
 from tests.stacks import own_stack, wire_to
 
 pytestmark = pytest.mark.integration
@@ -48,24 +45,6 @@ async def people_wire(people_stack: Stack) -> AsyncIterator[Wire]:
         yield client
 
 
-def submitted(cid: str) -> ContactSubmitted:
-    """A contact about a family of its own: intake joins a contact about a
-    child it already knows to that child's open case."""
-    seed = uuid.uuid4()
-    letters = seed.hex.translate(str.maketrans("0123456789", "ghijklmnop"))
-    born = date(2012, 1, 1) + timedelta(days=seed.int % 3000)
-    data = contact_dict(
-        contact_id=cid, referrer_reference=cid, received_at=utc_now().isoformat(),
-        children=[{"given_name": letters[:6].capitalize(), "family_name": letters[6:14].capitalize(),
-                   "date_of_birth": born.isoformat()}],
-        household=[{"given_name": letters[14:20].capitalize(),
-                    "family_name": letters[6:14].capitalize(), "relationship": "father"}])
-    return ContactSubmitted.new(Contact.model_validate(data), source="/agency/police",
-                                subject=cid, correlation_id=cid)
-
-
-def about(cid: str):  # type: ignore[no-untyped-def]
-    return lambda _t, v: json.loads(v).get("correlation_id") == cid
 
 
 async def proposed_case(wire: Wire, cid: str) -> dict[str, Any]:

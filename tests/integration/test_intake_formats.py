@@ -19,7 +19,7 @@ from contracts.signing import load_public_keys
 from mash.keys import public_file, signer_of
 from plumbing.guard import Unusable
 from services.intake.authenticity import authenticate
-from tests.embedded import Wire
+from tests.embedded import Wire, about
 from tests.unit.test_intake_malformed import intake, malformed
 
 pytestmark = pytest.mark.integration
@@ -60,9 +60,6 @@ def example(name: str, *, surname: str | None = None, **data: Any) -> dict[str, 
     body["data"].update(data)
     return body
 
-
-def about(contact_id: str):  # type: ignore[no-untyped-def]
-    return lambda _t, v: json.loads(v).get("correlation_id") == contact_id
 
 
 async def send(wire: Wire, body: dict[str, Any], key: str | None = None) -> None:

@@ -18,7 +18,7 @@ from contracts.events import (
     ReferrerFeedback,
 )
 from synthetic import Family, agency_records, population
-from tests.embedded import Wire
+from tests.embedded import Wire, about
 from tests.factories import contact_dict
 
 pytestmark = pytest.mark.integration
@@ -57,9 +57,6 @@ def known_child_contact(contact_id: str, **overrides: object) -> ContactSubmitte
     return ContactSubmitted.new(contact, source="/agency/police", subject=contact_id,
                                 correlation_id=contact_id)
 
-
-def about(contact_id: str):  # type: ignore[no-untyped-def]
-    return lambda _t, v: json.loads(v).get("correlation_id") == contact_id
 
 
 async def test_a_contact_reaches_one_outcome_and_the_referrer_hears_back(wire: Wire) -> None:
