@@ -262,6 +262,20 @@ class DeadLettered(Event[DeadLetterData]):
     event_type = "mash.message.dead-lettered"
 
 
+class DeadLetterReplayedData(_Data):
+    dead_letter_id: str = Field(description="The id of the DeadLettered event replayed")
+    topic: str = Field(description="Where the original message was published again")
+    replayed_at: AwareDatetime
+    by: str = Field(description="Who replayed it (the operator's CLI)")
+
+
+class DeadLetterReplayed(Event[DeadLetterReplayedData]):
+    """On mash.dlq beside the dead letter it answers, so anything that counts
+    dead letters waiting (notify's mash_dlq_depth) sees it handled."""
+
+    event_type = "mash.message.dead-letter-replayed"
+
+
 from contracts.casework import CASEWORK_EVENTS  # noqa: E402  (casework builds on the above)
 
 ALL_EVENTS: tuple[type[Event[Any]], ...] = (
@@ -275,6 +289,7 @@ ALL_EVENTS: tuple[type[Event[Any]], ...] = (
     OutcomeRouted,
     ReferrerFeedback,
     DeadLettered,
+    DeadLetterReplayed,
     *CASEWORK_EVENTS,
 )
 

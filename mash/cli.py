@@ -58,7 +58,7 @@ async def _until_stopped(stack: Stack,
     return 0
 
 
-async def _up(demo: bool, pace: float) -> int:
+async def _up(demo: bool, pace: float, prometheus: bool) -> int:
     settings = StackSettings()
     stack = Stack(settings, echo=_echo, quiet_services=demo)
     started = time.monotonic()
@@ -73,6 +73,15 @@ async def _up(demo: bool, pace: float) -> int:
         raise
     _echo(f"mash up: ready in {time.monotonic() - started:.1f}s — broker {settings.bootstrap}, "
           f"database 127.0.0.1:{settings.mongo_port}, data in {settings.home}. Ctrl-C stops.")
+    _echo("mash up: metrics and health: " + ", ".join(
+        f"{name} :{port}" for name, port in stack.metrics_ports.items())
+        + " (GET /metrics, /health)")
+    if prometheus:
+        try:
+            url = await stack.start_prometheus()
+            _echo(f"mash up: Prometheus at {url} (alerts: {url}/alerts, rules: {url}/rules)")
+        except StackError as error:
+            _echo(f"mash up: no Prometheus: {error}")
     feed = None
     if demo:
         _echo("mash up: feeding demo contacts; each outcome is printed as it happens")
@@ -92,9 +101,11 @@ async def _up(demo: bool, pace: float) -> int:
 def up(
     demo: Annotated[bool, typer.Option(help="Feed demo contacts and print each outcome.")] = False,
     pace: Annotated[float, typer.Option(help="Seconds between demo contacts.")] = 1.0,
+    prometheus: Annotated[bool, typer.Option(
+        help="Also start Prometheus with the project's rules and alerts, if installed.")] = True,
 ) -> None:
     """Start the broker, the database and every service; Ctrl-C stops them all."""
-    raise typer.Exit(asyncio.run(_up(demo, pace)))
+    raise typer.Exit(asyncio.run(_up(demo, pace, prometheus)))
 
 
 async def _demo(contacts: int, timeout: float, seed: int, verbose: bool = False) -> int:

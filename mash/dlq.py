@@ -21,7 +21,7 @@ from pymongo import AsyncMongoClient
 
 from contracts import topics
 from contracts.envelope import CONTENT_TYPE, utc_now
-from contracts.events import DeadLettered
+from contracts.events import DeadLettered, DeadLetterReplayed, DeadLetterReplayedData
 from mash.settings import StackSettings
 from plumbing.settings import ServiceSettings
 from plumbing.wire import restore
@@ -77,11 +77,19 @@ async def replay(settings: StackSettings, dead_letter_id: str) -> DeadLettered:
                                 client_id="mash-dlq", **ServiceSettings().kafka_client_options())
     await producer.start()
     try:
+        key = d.key.encode("utf-8") if d.key is not None else None
         await producer.send_and_wait(
-            d.topic, restore(d.original, d.original_encoding),
-            key=d.key.encode("utf-8") if d.key is not None else None,
+            d.topic, restore(d.original, d.original_encoding), key=key,
             headers=[("content-type", CONTENT_TYPE.encode()),
                      ("mash-replayed-from", dead.id.encode())])
+        # Beside the dead letter (same key, same partition, after it): the
+        # count of dead letters waiting (mash_dlq_depth) goes down.
+        marker = DeadLetterReplayed.new(
+            DeadLetterReplayedData(dead_letter_id=dead.id, topic=d.topic, replayed_at=utc_now(),
+                                   by="mash dlq replay"),
+            source="/mash/operator", subject=dead.subject, correlation_id=dead.correlation_id)
+        await producer.send_and_wait(topics.DLQ, marker.to_bytes(), key=key,
+                                     headers=[("content-type", CONTENT_TYPE.encode())])
     finally:
         await producer.stop()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.operator_mongo_uri,

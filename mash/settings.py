@@ -19,6 +19,11 @@ class StackSettings(BaseSettings):
     kafka_session_timeout_ms: int = 3000
     kafka_heartbeat_interval_ms: int = 1000
     ready_timeout_seconds: float = 90.0
+    # Services' /metrics and /health: intake, decision, notify from here,
+    # research from here + 9 (9110 police, ...). 0: any free ports (tests).
+    metrics_base_port: int = 9101
+    # `mash up` starts Prometheus here when it is installed (Debian: prometheus).
+    prometheus_port: int = 9090
 
     @property
     def bootstrap(self) -> str:

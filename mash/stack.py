@@ -10,6 +10,7 @@ what they are doing, then the database and the broker.
 import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -104,6 +105,40 @@ class Child:
 Printer = Callable[[str], None]
 
 
+PROMETHEUS_DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "prometheus"
+
+
+def prepare_prometheus(home: Path) -> Path:
+    """The embedded Prometheus's directory: its config and rules copied from
+    deploy/prometheus (relative paths in the config resolve against it, next
+    to the targets.json the stack writes); returns the config's path."""
+    where = home / "prometheus"
+    where.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROMETHEUS_DEPLOY / "prometheus.embedded.yml", where / "prometheus.yml")
+    shutil.copytree(PROMETHEUS_DEPLOY / "rules", where / "rules", dirs_exist_ok=True)
+    if not (where / "targets.json").exists():
+        (where / "targets.json").write_text("[]")
+    return where / "prometheus.yml"
+
+
+def write_prometheus_targets(home: Path, ports: dict[str, int]) -> Path:
+    """Prometheus file_sd targets for the running services, labelled as
+    deploy/prometheus/prometheus.embedded.yml expects (``service``, ``agency``)."""
+    groups = []
+    for name, port in sorted(ports.items()):
+        labels = {"service": name}
+        if name.startswith("research-"):
+            labels = {"service": "research", "agency": name.removeprefix("research-")}
+        groups.append({"targets": [f"127.0.0.1:{port}"], "labels": labels})
+    path = home / "prometheus" / "targets.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Prometheus re-reads the file on change: replace it whole, never half-written.
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(groups, indent=2))
+    partial.replace(path)
+    return path
+
+
 class Stack:
     def __init__(self, settings: StackSettings, *, echo: Printer = print,
                  quiet_services: bool = False) -> None:
@@ -113,6 +148,8 @@ class Stack:
         self.children: list[Child] = []
         self.exited = asyncio.Event()
         self.failure: str | None = None
+        # Each service's /metrics and /health port, once started.
+        self.metrics_ports: dict[str, int] = {}
 
     # -- the servers ---------------------------------------------------------
 
@@ -169,6 +206,14 @@ class Stack:
                 raise StackError(
                     f"port {port} for the {what} is already in use: another `mash up` may be "
                     f"running; stop it or choose another port with {var}=<port>")
+        if s.metrics_base_port:
+            taken = [p for p in range(s.metrics_base_port, s.metrics_base_port + 9 + len(agencies()))
+                     if not port_free(p)]
+            if taken:
+                raise StackError(
+                    f"metrics port(s) {', '.join(map(str, taken))} already in use: another `mash up` "
+                    "may be running; stop it or choose other ports with MASH_METRICS_BASE_PORT=<port> "
+                    "(0 for any free ports)")
         data = s.home / "mongo"
         data.mkdir(parents=True, exist_ok=True)
         listener = f"tcp://127.0.0.1:{s.kafka_port}"
@@ -237,13 +282,24 @@ class Stack:
                                                        ("notify", {})]
         services += [(f"research-{a}", {"MASH_AGENCY": a}) for a in agencies()]
         base = {**self.service_env(), **(env or {})}
-        for name, extra in services:
+        for offset, (name, extra) in enumerate(services):
             if only is not None and name not in only:
                 continue
             module = "services.research" if name.startswith("research-") else f"services.{name}"
+            port = self._metrics_port(name, offset)
             await self._spawn(Child(name, [sys.executable, "-m", module],
-                                    {**base, **extra, **self.env_for(name)}))
+                                    {**base, **extra, **self.env_for(name),
+                                     "MASH_METRICS_PORT": str(port)}))
+            self.metrics_ports[name] = port
+        write_prometheus_targets(self.settings.home, self.metrics_ports)
         await self._wait_ready([c for c in self.children if c.name not in ("broker", "database")])
+
+    def _metrics_port(self, name: str, offset: int) -> int:
+        if name in self.metrics_ports:  # a restart keeps its port (Prometheus knows it)
+            return self.metrics_ports[name]
+        base = self.settings.metrics_base_port
+        # Research after a gap, so ports stay put when agencies are added.
+        return _free_port() if base == 0 else base + (offset if offset < 3 else offset + 6)
 
     async def _spawn(self, child: Child, *, ready_on_port: int | None = None) -> None:
         child.process = await asyncio.create_subprocess_exec(
@@ -310,6 +366,25 @@ class Stack:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(child.log_task, timeout=2)
             self.children.remove(child)
+
+    async def start_prometheus(self) -> str:
+        """Debian's Prometheus scraping every service, with the project's rules
+        and alerts (deploy/prometheus); its address."""
+        binary = shutil.which("prometheus")
+        if binary is None:
+            raise StackError("prometheus is not installed (apt-get install prometheus); every "
+                             "service still serves its own /metrics")
+        port = self.settings.prometheus_port
+        if not port_free(port):
+            raise StackError(f"port {port} for Prometheus is already in use; choose another with "
+                             "MASH_PROMETHEUS_PORT=<port>")
+        config = prepare_prometheus(self.settings.home)
+        await self._spawn(Child("prometheus", [
+            binary, f"--config.file={config}",
+            f"--storage.tsdb.path={config.parent / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"], dict(os.environ)),
+            ready_on_port=port)
+        return f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
         services = [c for c in self.children if c.name not in ("broker", "database")]

@@ -48,6 +48,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from faststream.kafka import KafkaBroker
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import utc_now
@@ -187,15 +189,21 @@ class OutboxRelay:
             return 0
         futures = []
         for doc in pending:
-            futures.append(
-                await self._broker.publish(
-                    bytes(doc["value"]),
-                    doc["topic"],
-                    key=doc["key"].encode("utf-8"),
-                    headers=doc["headers"],
-                    no_confirm=True,
+            # Publish inside the trace of the handler that emitted the event:
+            # the telemetry middleware makes its span a child of that one.
+            token = otel_context.attach(propagate.extract(doc["headers"]))
+            try:
+                futures.append(
+                    await self._broker.publish(
+                        bytes(doc["value"]),
+                        doc["topic"],
+                        key=doc["key"].encode("utf-8"),
+                        headers=dict(doc["headers"]),
+                        no_confirm=True,
+                    )
                 )
-            )
+            finally:
+                otel_context.detach(token)
         # Sent in order without waiting on each; confirmed all before marking.
         await asyncio.gather(*futures)
         await self._db[OUTBOX].update_many(

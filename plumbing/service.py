@@ -3,19 +3,23 @@ outbox relay, background jobs and the FastStream app, wired once."""
 
 import asyncio
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from faststream import AckPolicy, FastStream
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faststream import AckPolicy
+from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import BaseSecurity, SASLScram512
 from faststream.specification import AsyncAPI
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from plumbing import audit, unit_of_work
+from plumbing import audit, logs, metrics, tracing, unit_of_work
 from plumbing.guard import ConsumerGuard, InvalidHandler, RetryPolicy
 from plumbing.outbox import InFlight, OutboxRelay
 from plumbing.settings import ServiceSettings
@@ -25,17 +29,6 @@ from plumbing.wire import decode_json
 READY_MARKER = "MASH-READY"
 
 Job = Callable[[], Awaitable[Any]]
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stdout,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        force=True,
-    )
-    # The Kafka client logs every rebalance and reconnect at INFO.
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
 def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
@@ -58,7 +51,7 @@ class Service:
         on_invalid: dict[str, InvalidHandler] | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        configure_logging(settings.log_level)
+        logs.configure(name, settings.log_level, settings.log_format)
         self.name = name
         self.settings = settings
         self.log = logging.getLogger(f"mash.{name}")
@@ -68,11 +61,17 @@ class Service:
             client_id=f"mash-{name}",
             acks="all",
             enable_idempotence=settings.kafka_enable_idempotence,
-            middlewares=[self.guard],
+            # Outermost first: the trace spans the metrics and the guard's
+            # retries; the guard sits next to the handler.
+            middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracing.tracer_provider(name)),
+                         KafkaPrometheusMiddleware(registry=REGISTRY, app_name=f"mash-{name}"),
+                         self.guard],
             security=kafka_security(settings),
             decoder=decode_json,
             # Per-message lines go to DEBUG: a busy hub would drown its own log.
             log_level=logging.DEBUG,
+            # Ours, not FastStream's own coloured handler: every line JSON.
+            logger=logging.getLogger(f"mash.{name}.broker"),
         )
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             settings.mongo_uri, appname=f"mash-{name}", tz_aware=True
@@ -84,10 +83,13 @@ class Service:
                                  redrive_window=timedelta(seconds=settings.redrive_window_seconds))
         self._startup: list[Job] = [lambda: unit_of_work.ensure_indexes(self.db),
                                     lambda: audit.ensure_indexes(self.db)]
-        self._jobs: list[tuple[float, Job]] = []
+        self._jobs: list[tuple[float, Job]] = [(settings.metrics_seconds, self._observe)]
         self._tasks: list[asyncio.Task[None]] = []
-        self.app = FastStream(
+        self.app = AsgiFastStream(
             self.broker,
+            asgi_routes=list(metrics.routes({"broker": self._broker_up,
+                                             "database": self._database_up})),
+            logger=logging.getLogger(f"mash.{name}.app"),
             specification=AsyncAPI(
                 title=f"MASH {name}", version="0.1.0", description=description
             ),
@@ -147,6 +149,28 @@ class Service:
 
     async def _after_shutdown(self) -> None:
         await self.client.close()
+        tracing.flush()
+
+    async def _broker_up(self) -> bool:
+        return await self.broker.ping(timeout=2.0)
+
+    async def _database_up(self) -> bool:
+        await self.db.command("ping")
+        return True
+
+    async def _observe(self) -> None:
+        """Platform gauges: outbox backlog and age, consumer lag."""
+        oldest = await self.db[unit_of_work.OUTBOX].find_one(
+            {"sent_at": None}, sort=[("created_at", 1)], projection={"created_at": 1})
+        metrics.observe_outbox(await self.relay.backlog(),
+                               oldest["created_at"].timestamp() if oldest else None)
+        lag: dict[str, int] = {}
+        for subscriber in self.broker.subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            if isinstance(consumer, AIOKafkaConsumer):
+                for topic, behind in (await _lag(consumer)).items():
+                    lag[topic] = lag.get(topic, 0) + behind
+        metrics.set_lag(lag)
 
     async def _repeat(self, seconds: float, job: Job) -> None:
         failures = 0
@@ -170,4 +194,25 @@ class Service:
             await asyncio.sleep(seconds)
 
     def run(self) -> None:
-        asyncio.run(self.app.run())
+        """Serve the subscribers, plus /metrics and /health on the metrics port."""
+        asyncio.run(self.app.run(run_extra_options={
+            "host": self.settings.metrics_host, "port": self.settings.metrics_port,
+            # Prometheus scrapes every few seconds: one line each would bury the log.
+            "access_log": "false",
+            # Uvicorn's own log setup would replace the JSON lines.
+            "log_config": None,
+        }))
+
+
+async def _lag(consumer: AIOKafkaConsumer) -> dict[str, int]:
+    """Messages not yet handled (end of partition minus committed offset)."""
+    assigned: list[TopicPartition] = list(consumer.assignment())
+    if not assigned:
+        return {}
+    ends = await consumer.end_offsets(assigned)
+    lag: dict[str, int] = {}
+    for tp in assigned:
+        committed = await consumer.committed(tp)
+        behind = max(0, ends[tp] - (committed or 0))
+        lag[tp.topic] = lag.get(tp.topic, 0) + behind
+    return lag

@@ -7,7 +7,7 @@ configuration. Production sets every one of these (see docker-compose.yml).
 
 from typing import Any, Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +31,14 @@ class ServiceSettings(BaseSettings):
     # 10k writes with retryable writes on. Harmless against MongoDB.
     mongo_uri: str = "mongodb://127.0.0.1:27117/?retryWrites=false&directConnection=true"
     log_level: str = "INFO"
+    # One JSON object per line (production, log shippers); `text` for a person.
+    log_format: Literal["json", "text"] = "json"
+    # /metrics and /health. Each service has its own default port so several
+    # run side by side on one machine; `mash up` and compose set it.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
+    # How often the platform gauges (outbox backlog, consumer lag) are read.
+    metrics_seconds: float = Field(default=5.0, gt=0)
     # How often the outbox relay looks for unsent events when nothing has
     # woken it; commits in this process wake it immediately.
     outbox_poll_seconds: float = 0.5

@@ -27,7 +27,7 @@ def free_port() -> int:
 
 def stack_settings(home: Path) -> StackSettings:
     return StackSettings(home=home, kafka_port=free_port(), mongo_port=free_port(),
-                         ready_timeout_seconds=120)
+                         metrics_base_port=0, ready_timeout_seconds=120)
 
 
 class Wire:

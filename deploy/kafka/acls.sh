@@ -46,8 +46,11 @@ done
 # notify: decisions and acknowledgements in; outcomes, feedback, escalations out.
 read_topic notify mash.decisions
 read_topic notify mash.outcomes.acks
+# ... and the dead-letter topic, to count what waits (mash_dlq_depth).
+read_topic notify mash.dlq
 group notify mash-notify
 group notify mash-notify.acks
+group notify mash-notify.dlq
 write_prefix notify mash.outcomes.
 write_prefix notify mash.feedback.
 write_topic notify mash.dlq

@@ -1,9 +1,11 @@
 """Decision's FastStream app: gathering findings, proposing, people's
 decisions, and the sweeper for deadlines and timescales."""
 
+import time
 from typing import Any
 
 from contracts import topics
+from contracts.agencies import agencies
 from contracts.casework import (
     CaseChanged,
     DecisionCommand,
@@ -17,7 +19,7 @@ from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingRepo
 from plumbing import audit
 from plumbing.service import Service
 from plumbing.unit_of_work import Transaction
-from services.decision import domain, store
+from services.decision import domain, metrics, store
 from services.decision.settings import DecisionSettings
 
 settings = DecisionSettings()
@@ -86,14 +88,18 @@ _DECIDED = {"rag", "outcome", "level_of_need", "rule_set_version", "decided_by",
             "decision_version", "decided_at"}
 
 
-def _log(step: domain.Step | None) -> None:
-    for note in step.notes if step else []:
+def _committed(step: domain.Step | None, before: metrics.Before | None) -> None:
+    """Log and count what a committed transition did (never before the commit)."""
+    if step is None or before is None:
+        return
+    metrics.count_step(before, step)
+    for note in step.notes:
         service.log.info("%s", note)
 
 
 @broker.subscriber(topics.CASES_OPENED, **_own_group("cases-opened"), title="case opened")
 async def on_case_opened(event: CaseOpened) -> None:
-    step = None
+    step = before = None
     async with service.uow.transaction() as tx:
         if await tx.already_processed(event.id):
             return
@@ -101,14 +107,15 @@ async def on_case_opened(event: CaseOpened) -> None:
         await store.record_opened(tx, event)
         case = await store.load(tx, event.data.case_id)
         if case is not None:
+            before = metrics.Before.of(case)
             step = domain.advance(case, clock(), policy, event.id)
             await _apply(tx, step)
-    _log(step)
+    _committed(step, before)
 
 
 @broker.subscriber(topics.FINDINGS, **_own_group("findings"), title="finding reported")
 async def on_finding(event: FindingReported) -> None:
-    step = None
+    step = before = None
     async with service.uow.transaction() as tx:
         if await tx.already_processed(event.id):
             return
@@ -116,15 +123,18 @@ async def on_finding(event: FindingReported) -> None:
         await store.record_finding(tx, event)
         case = await store.load(tx, event.data.case_id)
         if case is not None:
+            before = metrics.Before.of(case)
             step = domain.finding(case, event.data.agency, clock(), policy, event.id)
             await _apply(tx, step)
-    _log(step)
+    metrics.FINDINGS_RECEIVED.labels(agency=event.data.agency).inc()
+    metrics.LAST_ANSWER.labels(agency=event.data.agency).set(time.time())
+    _committed(step, before)
 
 
 @broker.subscriber(topics.CASES_CONTACT_ADDED, **_own_group("contact-added"),
                    title="contact added")
 async def on_contact_added(event: ContactAdded) -> None:
-    step = None
+    step = before = None
     async with service.uow.transaction() as tx:
         if await tx.already_processed(event.id):
             return
@@ -133,15 +143,16 @@ async def on_contact_added(event: ContactAdded) -> None:
             return
         case = await store.load(tx, event.data.case_id)
         if case is not None:
+            before = metrics.Before.of(case)
             step = domain.contact_added(case, event.data, clock(), policy, event.id)
             await _apply(tx, step)
-    _log(step)
+    _committed(step, before)
 
 
 @broker.subscriber(topics.DECISION_COMMANDS, **_own_group("commands"),
                    title="recommend or decide")
 async def on_command(command: DecisionCommand) -> None:
-    step = None
+    step = before = None
     async with service.uow.transaction() as tx:
         if await tx.already_processed(command.id):
             return
@@ -153,9 +164,10 @@ async def on_command(command: DecisionCommand) -> None:
             await _audit(tx, refusal)
             tx.emit(topics.CASE_HISTORY, refusal)
             return
+        before = metrics.Before.of(case)
         step = domain.command(case, command, clock(), policy)
         await _apply(tx, step)
-    _log(step)
+    _committed(step, before)
 
 
 @broker.subscriber(topics.OUTCOME_ACKS, **_own_group("acks"), title="outcome acknowledged")
@@ -168,9 +180,11 @@ async def on_ack(event: OutcomeAcknowledged) -> None:
         if case is None:
             service.log.warning("acknowledgement for unknown case %s", event.data.case_id)
             return
+        before = metrics.Before.of(case)
         step = domain.acknowledged(case, event.data.team, event.data.destination.value,
                                    event.data.acknowledged_at, event.id)
         await _apply(tx, step)
+    _committed(step, before)
 
 
 @broker.subscriber(topics.OUTCOME_ESCALATIONS, **_own_group("escalations"),
@@ -183,8 +197,10 @@ async def on_escalation(event: OutcomeEscalated) -> None:
         case = await store.load(tx, event.data.case_id)
         if case is None:
             return
+        before = metrics.Before.of(case)
         step = domain.escalated(case, event.data.text, event.data.escalated_at, event.id)
         await _apply(tx, step)
+    _committed(step, before)
 
 
 async def sweep() -> None:
@@ -192,13 +208,24 @@ async def sweep() -> None:
     a restart loses none."""
     now = clock()
     for case_id in await store.due_for_sweep(service.db, now):
-        step = None
+        step = before = None
         async with service.uow.transaction() as tx:
             case = await store.load(tx, case_id)
             if case is not None:
+                before = metrics.Before.of(case)
                 step = domain.sla(case, now, policy)
                 await _apply(tx, step)
-        _log(step)
+        _committed(step, before)
 
 
 service.every(settings.sweep_seconds, sweep)
+
+
+async def observe() -> None:
+    """The live picture: open cases, outstanding timescales, agencies awaited."""
+    cases = await store.open_cases(service.db)
+    metrics.publish(metrics.snapshot(cases, clock(), agencies()))
+
+
+metrics.start(agencies(), time.time())
+service.every(settings.metrics_seconds, observe)

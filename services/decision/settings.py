@@ -10,6 +10,7 @@ from services.decision.domain import Policy
 
 class DecisionSettings(ServiceSettings):
     database: str = "mash_decision"
+    metrics_port: int = Field(default=9102, ge=0, le=65535)
     # How often the sweeper looks for passed research deadlines and timescales.
     sweep_seconds: float = Field(default=5.0, gt=0)
     # On: the rules authorise their own proposal and the decision is marked

@@ -102,3 +102,12 @@ async def due_for_sweep(db: AsyncDatabase[dict[str, Any]], now: datetime,
         cursor = db.cases.find(query, {"_id": 1}).limit(limit)
         ids += [str(doc["_id"]) async for doc in cursor if str(doc["_id"]) not in ids]
     return ids
+
+
+async def open_cases(db: AsyncDatabase[dict[str, Any]]) -> list[CaseRecord]:
+    """Cases not yet decided, or decided with a timescale alert still to come:
+    what the live gauges count (history and earlier decisions left behind)."""
+    cursor = db.cases.find(
+        {"$or": [{"state": {"$ne": "decided"}}, {"sla_next": {"$ne": None}}]},
+        {"history": 0, "decisions": 0, "added": 0, "review": 0})
+    return [CaseRecord.model_validate(doc) async for doc in cursor]

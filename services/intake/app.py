@@ -18,7 +18,7 @@ from plumbing import audit
 from plumbing.guard import Delivery, Unusable
 from plumbing.service import Service
 from plumbing.wire import preserve
-from services.intake import authenticity, domain, formats, problems, store
+from services.intake import authenticity, domain, formats, metrics, problems, store
 from services.intake.person_index import Thresholds
 from services.intake.settings import IntakeSettings
 
@@ -37,8 +37,9 @@ signature_window = timedelta(seconds=settings.signature_window_seconds)
 
 async def reject(delivery: Delivery, error: Exception) -> None:
     original, encoding = preserve(delivery.raw)
+    found = problems.plain(error)
     rejected = domain.reject(
-        delivery.raw, problems.plain(error), topic=delivery.topic, partition=delivery.partition,
+        delivery.raw, found, topic=delivery.topic, partition=delivery.partition,
         offset=delivery.offset, fingerprint=delivery.fingerprint, original=original,
         encoding=encoding, now=utc_now(),
     )
@@ -54,6 +55,7 @@ async def reject(delivery: Delivery, error: Exception) -> None:
             "where": f"{delivery.topic}/{delivery.partition}/{delivery.offset}",
             "reasons": [f"{p.field}: {p.problem}" for p in rejected.data.problems]})
         tx.emit(topics.CONTACTS_REJECTED, rejected)
+    metrics.CONTACTS_REJECTED.labels(reason=metrics.rejection_reason(error, found)).inc()
     service.log.info("contact rejected at %s/%d/%d: %d problem(s)%s", delivery.topic,
                      delivery.partition, delivery.offset, len(rejected.data.problems),
                      " (not authentic)" if isinstance(error, Unusable) else "")
@@ -119,6 +121,7 @@ async def on_contact(submission: Submission, message: KafkaMessage) -> None:
                            record.timestamp).fingerprint
     now = utc_now()
     opened_since = store.since(now, days=settings.open_case_days)
+    joins: tuple[str, str] | None = None
     async with service.uow.transaction() as tx:
         # A new record carrying an id already accepted is a replay; the same
         # record again (Kafka redelivery) is skipped as processed below.
@@ -174,8 +177,12 @@ async def on_contact(submission: Submission, message: KafkaMessage) -> None:
             tx.emit(topics.CASES_OPENED, opened)
             for enquiry in enquiries:
                 tx.emit(topics.enquiries(enquiry.data.agency), enquiry)
+    metrics.CONTACTS_RECEIVED.labels(source_agency=agency, channel=contact.channel,
+                                     source_code=contact.referrer.source_code).inc()
     if joins is not None:
+        metrics.CONTACTS_LINKED.labels(source_agency=agency).inc()
         service.log.info("contact %s joined case %s (%s)", contact.contact_id, case_id, joins[1])
     else:
+        metrics.CASES_OPENED.labels(source_agency=agency, rag=opened.data.triage_rag.value).inc()
         service.log.info("case %s opened at %s for contact %s", case_id,
                          opened.data.triage_rag.value, contact.contact_id)

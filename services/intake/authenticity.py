@@ -36,13 +36,15 @@ def authenticate(value: bytes, headers: Mapping[str, str],
     signer, signature = headers.get(SIGNER_HEADER), headers.get(SIGNATURE_HEADER)
     if not signer or not signature:
         raise Unusable([(WHERE, f"not signed: a contact must carry the {SIGNER_HEADER} and "
-                                f"{SIGNATURE_HEADER} headers (Ed25519 over the message)")])
+                                f"{SIGNATURE_HEADER} headers (Ed25519 over the message)")],
+                       reason="not-authentic")
     if signer not in keys:
         raise Unusable([(WHERE, f"signed by {_shown(signer)!r}, a sender we hold no public "
-                                "key for")], signer=_shown(signer))
+                                "key for")], signer=_shown(signer), reason="not-authentic")
     if not signature_valid(keys, signer, signature, value):
         raise Unusable([(WHERE, f"signature does not match: the message was changed after "
-                                f"signing, or was not signed by {signer}")], signer=signer)
+                                f"signing, or was not signed by {signer}")], signer=signer,
+                       reason="not-authentic")
     try:
         body = json.loads(value)
     except (ValueError, RecursionError):
@@ -52,14 +54,14 @@ def authenticate(value: bytes, headers: Mapping[str, str],
     source = body.get("source")
     if isinstance(source, str) and not owns(signer, source):
         raise Unusable([("source", f"signed by {signer} but claims to come from "
-                                   f"{_shown(source)}")], signer=signer)
+                                   f"{_shown(source)}")], signer=signer, reason="not-authentic")
     sent = _time(body.get("time"))
     if sent is not None and abs(now - sent) > window:
         minutes = window.total_seconds() / 60
         raise Unusable([("time", f"sent {sent.isoformat()} outside the {minutes:g}-minute "
                                  f"window around {now.isoformat(timespec='seconds')}: "
                                  "send contacts as they are made, never again later")],
-                       signer=signer)
+                       signer=signer, reason="not-authentic")
     return signer
 
 
@@ -76,4 +78,4 @@ def _time(value: object) -> datetime | None:
 def replay(signer: str, event_id: str, first_received: datetime) -> Unusable:
     return Unusable([("id", f"already received: replay of event {_shown(event_id)} first "
                             f"received {first_received.isoformat(timespec='seconds')}")],
-                    signer=signer)
+                    signer=signer, reason="replayed")

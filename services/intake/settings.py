@@ -7,6 +7,7 @@ from plumbing.settings import ServiceSettings
 
 class IntakeSettings(ServiceSettings):
     database: str = "mash_intake"
+    metrics_port: int = Field(default=9101, ge=0, le=65535)
     # How long each agency has to answer, by triage RAG. Partner checks run
     # inside the MASH's own decision windows (4h / 24h / 72h); these defaults
     # are the partner-information windows one hub uses (2h / 6h / 24h).

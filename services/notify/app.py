@@ -1,16 +1,25 @@
 """Notify's FastStream app: routing, feedback, acknowledgements, escalation."""
 
 from datetime import timedelta
+from typing import Any
 
 from contracts import topics
 from contracts.agencies import agencies
 from contracts.casework import OutcomeAcknowledged, OutcomeEscalated
 from contracts.contact import Rag
 from contracts.envelope import utc_now
-from contracts.events import DecisionMade, Destination, Outcome, OutcomeRouted, ReferrerFeedback
+from contracts.events import (
+    DeadLettered,
+    DeadLetterReplayed,
+    DecisionMade,
+    Destination,
+    Outcome,
+    OutcomeRouted,
+    ReferrerFeedback,
+)
 from plumbing import audit
 from plumbing.service import Service
-from services.notify import domain, store
+from services.notify import domain, metrics, store
 from services.notify.settings import NotifySettings
 
 settings = NotifySettings()
@@ -65,6 +74,10 @@ async def on_decision(decision: DecisionMade) -> None:
         if told is not None:
             await store.record_delivery(tx, *told)
             tx.emit(*told)
+    metrics.OUTCOMES_ROUTED.labels(destination=outcome.data.destination.value,
+                                   rag=decision.data.rag.value).inc()
+    if told is not None:
+        metrics.REFERRER_FEEDBACK.labels(agency=decision.data.referrer_agency).inc()
     service.log.info("case %s routed to %s", decision.data.case_id, topic)
 
 
@@ -116,3 +129,23 @@ async def unacknowledged_outcomes() -> list[str]:
 
 
 service.in_flight(unacknowledged_outcomes)
+
+
+@broker.subscriber(topics.DLQ, group_id="mash-notify.dlq",
+                   **{k: v for k, v in service.subscription().items() if k != "group_id"},
+                   title="dead letters",
+                   description="Counted, for the operators' mash_dlq_depth: dead letters "
+                               "waiting, less those replayed (`mash dlq replay`).")
+async def on_dead_letter(event: dict[str, Any]) -> None:
+    kind = event.get("type")
+    if kind == DeadLettered.event_type:
+        await store.record_dead_letter(service.db, DeadLettered.model_validate(event))
+    elif kind == DeadLetterReplayed.event_type:
+        await store.record_replayed(service.db, DeadLetterReplayed.model_validate(event))
+
+
+async def observe_dead_letters() -> None:
+    metrics.DLQ_DEPTH.set(await store.dead_letters_waiting(service.db))
+
+
+service.every(settings.metrics_seconds, observe_dead_letters)

@@ -7,7 +7,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.casework import OutcomeAcknowledged
-from contracts.events import OutcomeRouted, ReferrerFeedback
+from contracts.events import DeadLettered, DeadLetterReplayed, OutcomeRouted, ReferrerFeedback
 from plumbing.unit_of_work import Transaction
 
 
@@ -51,3 +51,26 @@ async def mark_escalated(tx: Transaction, outcome_id: str, now: datetime) -> boo
         {"_id": outcome_id, "acked_at": None, "escalated_at": None},
         {"$set": {"escalated_at": now}}, session=tx.session)
     return result.modified_count == 1
+
+
+# Dead letters, counted for mash_dlq_depth. Idempotent upserts: a redelivered
+# dead letter or marker changes nothing, and a marker read before its dead
+# letter (never on one partition, but cheap to allow) still counts.
+async def record_dead_letter(db: AsyncDatabase[dict[str, Any]], event: DeadLettered) -> None:
+    d = event.data
+    await db.dead_letters.update_one(
+        {"_id": event.id},
+        {"$setOnInsert": {"consumer": d.consumer, "topic": d.topic, "at": event.time,
+                          "replayed_at": None}},
+        upsert=True)
+
+
+async def record_replayed(db: AsyncDatabase[dict[str, Any]], event: DeadLetterReplayed) -> None:
+    await db.dead_letters.update_one(
+        {"_id": event.data.dead_letter_id},
+        {"$set": {"replayed_at": event.data.replayed_at}},
+        upsert=True)
+
+
+async def dead_letters_waiting(db: AsyncDatabase[dict[str, Any]]) -> int:
+    return await db.dead_letters.count_documents({"replayed_at": None})

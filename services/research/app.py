@@ -18,7 +18,7 @@ from contracts.envelope import utc_now
 from contracts.events import EnquiryRequested, FindingReported
 from plumbing import audit
 from plumbing.service import Service
-from services.research import domain, store
+from services.research import domain, metrics, store
 from services.research.policy import load_policy
 from services.research.settings import ResearchSettings
 
@@ -56,6 +56,7 @@ broker.publisher(topics.FINDINGS, schema=FindingReported, title=f"finding from {
                    title=f"enquiry to {settings.agency}")
 async def on_enquiry(enquiry: EnquiryRequested) -> None:
     if await store.enqueue(service.db, enquiry, domain.priority(enquiry.data.rag), utc_now()):
+        metrics.ENQUIRIES_RECEIVED.labels(agency=settings.agency, rag=enquiry.data.rag.value).inc()
         work.set()
 
 
@@ -88,6 +89,10 @@ async def answer_one() -> bool:
         if conflict.code == 112:  # another worker answered it first
             return True
         raise
+    metrics.FINDINGS_DISCLOSED.labels(agency=settings.agency, result=finding.data.result,
+                                      disclosure=finding.data.disclosure_level).inc()
+    metrics.RESPONSE_SECONDS.labels(agency=settings.agency).observe(
+        max(0.0, (finding.data.answered_at - enquiry.time).total_seconds()))
     service.log.info("case %s: %s (%d item(s), %s)", finding.data.case_id, finding.data.result,
                      len(finding.data.items), enquiry.data.rag.value)
     return True
@@ -103,3 +108,10 @@ async def answer_waiting() -> None:
 
 
 service.every(0.0, answer_waiting)
+
+
+async def observe_queue() -> None:
+    metrics.QUEUE_DEPTH.labels(agency=settings.agency).set(await store.waiting(service.db))
+
+
+service.every(settings.metrics_seconds, observe_queue)

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from contracts.agencies import agencies
 from plumbing.settings import ServiceSettings
 
 
@@ -16,8 +17,14 @@ class ResearchSettings(ServiceSettings):
     # How long the worker sleeps when its queue is empty and nothing wakes it.
     queue_poll_seconds: float = Field(default=1.0, gt=0)
 
+    # 0: the agency's place in the agencies list after 9110 (9110 police, ...).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+
     @model_validator(mode="after")
-    def _default_database(self) -> "ResearchSettings":
+    def _defaults(self) -> "ResearchSettings":
         if not self.database:
             self.database = "mash_research_" + self.agency.replace("-", "_")
+        if not self.metrics_port:
+            names = agencies()
+            self.metrics_port = 9110 + (names.index(self.agency) if self.agency in names else 50)
         return self

@@ -19,7 +19,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 AGENCIES = ("police", "health", "education", "childrens-social-care", "probation", "housing")
-INFRASTRUCTURE = {"kafka", "mongo"}
+INFRASTRUCTURE = {"kafka", "mongo", "prometheus", "grafana", "otel-collector", "jaeger"}
 
 
 @pytest.fixture(scope="module")
