@@ -32,6 +32,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 from contracts import topics
 from contracts.envelope import derived_id
 from contracts.events import DeadLetterData, DeadLettered
+from plumbing import logs
 from plumbing.wire import decode_key, headers_for, preserve
 
 log = logging.getLogger("mash.guard")
@@ -171,6 +172,11 @@ class _Guard(BaseMiddleware):
             key=decode_key(record.key),
             timestamp_ms=record.timestamp,
         )
+        with logs.about(delivery.key):
+            return await self._handle(call_next, msg, delivery)
+
+    async def _handle(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any],
+                      delivery: Delivery) -> Any:
         policy = self.guard.policy
         attempt = 0
         while True:

@@ -13,8 +13,11 @@ trace id reaches every log line) but go nowhere.
 """
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
-from opentelemetry import trace
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -43,3 +46,16 @@ def flush() -> None:
     provider = trace.get_tracer_provider()
     if isinstance(provider, TracerProvider):
         provider.force_flush(timeout_millis=5000)
+
+
+@contextmanager
+def continued(carrier: Mapping[str, str] | None, name: str) -> Iterator[None]:
+    """Work done later for a message (a queued enquiry answered, a deadline
+    swept) as a span in that message's trace, whose ``traceparent`` was kept
+    with the work; the events it emits carry the same trace on."""
+    token = otel_context.attach(propagate.extract(dict(carrier or {})))
+    try:
+        with trace.get_tracer("mash").start_as_current_span(name):
+            yield
+    finally:
+        otel_context.detach(token)

@@ -16,7 +16,7 @@ from contracts.casework import (
 )
 from contracts.envelope import utc_now
 from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingReported
-from plumbing import audit
+from plumbing import audit, logs, tracing
 from plumbing.service import Service
 from plumbing.unit_of_work import Transaction
 from services.decision import domain, metrics, store
@@ -207,15 +207,16 @@ async def sweep() -> None:
     """Research deadlines and timescales, read from the database, not a timer:
     a restart loses none."""
     now = clock()
-    for case_id in await store.due_for_sweep(service.db, now):
+    for case_id, trace in (await store.due_for_sweep(service.db, now)).items():
         step = before = None
-        async with service.uow.transaction() as tx:
-            case = await store.load(tx, case_id)
-            if case is not None:
-                before = metrics.Before.of(case)
-                step = domain.sla(case, now, policy)
-                await _apply(tx, step)
-        _committed(step, before)
+        with logs.about(case_id), tracing.continued(trace, "decision sweep"):
+            async with service.uow.transaction() as tx:
+                case = await store.load(tx, case_id)
+                if case is not None:
+                    before = metrics.Before.of(case)
+                    step = domain.sla(case, now, policy)
+                    await _apply(tx, step)
+            _committed(step, before)
 
 
 service.every(settings.sweep_seconds, sweep)

@@ -19,7 +19,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.events import CaseOpened, ContactAdded, FindingReported
-from plumbing.unit_of_work import Transaction
+from plumbing.unit_of_work import Transaction, trace_headers
 from services.decision.domain import CaseRecord
 
 CASEWORK_FIELDS = {"state", "proposal", "recommendation", "decision", "decisions", "history",
@@ -41,6 +41,8 @@ async def record_opened(tx: Transaction, event: CaseOpened) -> None:
                 "opened": data.model_dump(mode="json"),
                 "correlation_id": event.correlation_id,
                 "research_deadline": data.research_deadline,
+                # The case's trace, continued when the sweeper acts on it.
+                "trace": trace_headers(),
             },
             "$setOnInsert": {"state": "gathering", "findings": {}},
         },
@@ -94,14 +96,15 @@ async def save(tx: Transaction, case: CaseRecord) -> None:
 
 
 async def due_for_sweep(db: AsyncDatabase[dict[str, Any]], now: datetime,
-                        limit: int = 200) -> list[str]:
-    """Cases whose research deadline passed, or with a timescale alert due."""
-    ids: list[str] = []
+                        limit: int = 200) -> dict[str, dict[str, str]]:
+    """Cases whose research deadline passed, or with a timescale alert due,
+    each with its trace."""
+    due: dict[str, dict[str, str]] = {}
     for query in ({"state": "gathering", "research_deadline": {"$lte": now}},
                   {"sla_next": {"$lte": now}}):
-        cursor = db.cases.find(query, {"_id": 1}).limit(limit)
-        ids += [str(doc["_id"]) async for doc in cursor if str(doc["_id"]) not in ids]
-    return ids
+        async for doc in db.cases.find(query, {"_id": 1, "trace": 1}).limit(limit):
+            due.setdefault(str(doc["_id"]), dict(doc.get("trace") or {}))
+    return due
 
 
 async def open_cases(db: AsyncDatabase[dict[str, Any]]) -> list[CaseRecord]:

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts.events import EnquiryRequested, FindingReported
-from plumbing.unit_of_work import Transaction
+from plumbing.unit_of_work import Transaction, trace_headers
 from services.research.domain import Record
 from synthetic import agency_records, population
 
@@ -49,20 +49,25 @@ async def enqueue(db: AsyncDatabase[dict[str, Any]], enquiry: EnquiryRequested,
             "queued_at": now,
             "case_id": enquiry.data.case_id,
             "event": enquiry.model_dump(mode="json"),
+            # The enquiry's trace, continued when it is answered.
+            "trace": trace_headers(),
         })
     except DuplicateKeyError:
         return False
     return True
 
 
-async def next_pending(tx: Transaction) -> EnquiryRequested | None:
-    """The most urgent enquiry waiting: RED first, then the earliest deadline."""
+async def next_pending(tx: Transaction) -> tuple[EnquiryRequested, dict[str, str]] | None:
+    """The most urgent enquiry waiting (RED first, then the earliest
+    deadline), with the trace it arrived in."""
     doc = await tx.db.enquiries.find_one(
         {"state": "pending"},
         sort=[("priority", 1), ("answer_by", 1), ("queued_at", 1)],
         session=tx.session,
     )
-    return None if doc is None else EnquiryRequested.model_validate(doc["event"])
+    if doc is None:
+        return None
+    return EnquiryRequested.model_validate(doc["event"]), dict(doc.get("trace") or {})
 
 
 async def mark_answered(tx: Transaction, enquiry_id: str, finding_id: str,
