@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run demo test lint typecheck imports unit integration e2e faults contracts clean
+.PHONY: install tools run demo test lint typecheck imports unit integration e2e faults contracts clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Debian's Prometheus: promtool tests the alert and recording rules, and an
+## integration test runs a real Prometheus against the embedded stack.
+tools:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing Debian's prometheus (promtool) for the rule tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus >/dev/null; }; }
+	@command -v promtool >/dev/null 2>&1 || { echo "promtool is still missing: apt-get install prometheus"; exit 1; }
 
 ## The whole pipeline on the embedded stack, feeding demo contacts and
 ## printing each outcome as it happens, until Ctrl-C.
@@ -24,7 +34,7 @@ demo: install
 	$(VENV)/bin/mash demo
 
 ## Lint, types, architecture, then every test layer (starts and stops its own servers).
-test: install lint typecheck imports
+test: install tools lint typecheck imports
 	$(PY) -m pytest -p no:cacheprovider
 
 lint: install
