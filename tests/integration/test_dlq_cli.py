@@ -1,10 +1,13 @@
 """`mash dlq list` shows a dead letter and `mash dlq replay` puts its original
 bytes back on its original topic with its original key, and records it."""
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 
 from contracts import topics
@@ -21,13 +24,22 @@ def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, timeout=120, check=False)
 
 
+def dlq_depth(stack: Stack) -> float:
+    url = f"http://127.0.0.1:{stack.metrics_ports['notify']}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    [value] = [line.split()[1] for line in text.splitlines() if line.startswith("mash_dlq_depth ")]
+    return float(value)
+
+
 async def test_list_and_replay_a_dead_letter(stack: Stack, wire: Wire) -> None:
     marker = f"poison-{uuid.uuid4().hex[:8]}"
     poison = f"not a finding {marker}".encode()
     await wire.send(topics.FINDINGS, poison, key=marker)
 
     def ours(_t: str, v: bytes) -> bool:
-        return marker in json.loads(v)["data"]["original"]
+        # Replay markers share the topic and carry no original.
+        return marker in json.loads(v)["data"].get("original", "")
 
     [(_, raw)] = await wire.wait_for((topics.DLQ,), ours, timeout=60)
     dead = json.loads(raw)
@@ -55,6 +67,26 @@ async def test_list_and_replay_a_dead_letter(stack: Stack, wire: Wire) -> None:
     listed = cli(stack, "dlq", "list")
     [line] = [ln for ln in listed.stdout.splitlines() if ln.startswith(dead["id"])]
     assert " 1  JSONDecodeError" in line
+
+    # Notify counts what waits: the replayed one no longer, the new one yes.
+    new_id = next(i for i in {json.loads(v)["id"] for _, v in again} if i != dead["id"])
+    dead_letters = wire.mongo["mash_notify"].dead_letters
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        replayed_doc = await dead_letters.find_one({"_id": dead["id"]})
+        new_doc = await dead_letters.find_one({"_id": new_id})
+        if replayed_doc and replayed_doc["replayed_at"] and new_doc:
+            break
+        await asyncio.sleep(0.5)
+    assert replayed_doc is not None
+    assert replayed_doc["replayed_at"] is not None
+    assert new_doc is not None
+    assert new_doc["replayed_at"] is None
+    waiting = await dead_letters.count_documents({"replayed_at": None})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and dlq_depth(stack) != waiting:
+        await asyncio.sleep(0.5)
+    assert dlq_depth(stack) == waiting >= 1
 
     missing = cli(stack, "dlq", "replay", "no-such-id")
     assert missing.returncode == 1
