@@ -1,10 +1,12 @@
 """The outbox relay: publishes what transactions committed, then marks it sent.
 
-Waking. A commit in this process wakes the relay at once; a change stream on
-the outbox (inserts only) wakes it for documents written by anyone else (a
-second instance, a re-drive); polling is the safety net for events committed
-just before a crash, which the next start publishes, and for a database whose
-change stream is unavailable (logged once, then polling alone). Events are
+Waking. A commit in this process wakes the relay at once; polling (every
+``MASH_OUTBOX_POLL_SECONDS``) finds documents written by anyone else (a second
+instance, a re-drive) and events committed just before a crash, which the
+next start publishes. A change stream on the outbox (inserts only) can wake
+it for the former at once (``MASH_OUTBOX_CHANGE_STREAM``; off by default: on
+SecantusDB it costs more database work than everything else together, and
+without it a database whose change stream is unavailable loses nothing). Events are
 published in commit order (``created_at``), so one key's events keep their
 order. Each outbox document keeps the headers stored when it was emitted,
 ``traceparent`` included, so a trace continues across the relay.

@@ -80,7 +80,8 @@ class Service:
         self._committed = asyncio.Event()
         self.uow = UnitOfWork(self.client, self.db, name, self._committed)
         self.relay = OutboxRelay(self.db, self.broker, self._committed, settings.outbox_poll_seconds,
-                                 redrive_window=timedelta(seconds=settings.redrive_window_seconds))
+                                 redrive_window=timedelta(seconds=settings.redrive_window_seconds),
+                                 watch=settings.outbox_change_stream)
         self._startup: list[Job] = [lambda: unit_of_work.ensure_indexes(self.db),
                                     lambda: audit.ensure_indexes(self.db)]
         self._jobs: list[tuple[float, Job]] = [(settings.metrics_seconds, self._observe)]

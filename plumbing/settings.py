@@ -42,6 +42,12 @@ class ServiceSettings(BaseSettings):
     # How often the outbox relay looks for unsent events when nothing has
     # woken it; commits in this process wake it immediately.
     outbox_poll_seconds: float = 0.5
+    # Also wake the relay from a change stream on the outbox, for events
+    # written by another process (a second instance, a re-drive). Off: each
+    # process's own commits wake its relay at once and polling covers the
+    # rest, while on SecantusDB the nine streams cost ~157 getMores per
+    # contact, nearly half of all database operations (bench/pipeline.py).
+    outbox_change_stream: bool = False
     # Re-drive (`mash reconcile`, and after every start of the embedded
     # stack): outbox events created within this many seconds are published
     # again; consumers skip what they have already handled. 7 days is longer

@@ -13,7 +13,7 @@ gathering) and ``sla_next`` (the next warning or breach due on any of the
 case's timescales, or null).
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -107,10 +107,22 @@ async def due_for_sweep(db: AsyncDatabase[dict[str, Any]], now: datetime,
     return due
 
 
-async def open_cases(db: AsyncDatabase[dict[str, Any]]) -> list[CaseRecord]:
-    """Cases not yet decided, or decided with a timescale alert still to come:
-    what the live gauges count (history and earlier decisions left behind)."""
-    cursor = db.cases.find(
-        {"$or": [{"state": {"$ne": "decided"}}, {"sla_next": {"$ne": None}}]},
-        {"history": 0, "decisions": 0, "added": 0, "review": 0})
-    return [CaseRecord.model_validate(doc) async for doc in cursor]
+async def open_cases(db: AsyncDatabase[dict[str, Any]], now: datetime,
+                     horizon: timedelta = timedelta(days=7)) -> list[CaseRecord]:
+    """What the live gauges count, read every few seconds so kept small: cases
+    not yet decided (findings only for those still gathering), and decided
+    cases with a timescale alert due within ``horizon`` (the weeks-long
+    social-care timescales join the picture in their last week)."""
+    light = {"history": 0, "decisions": 0, "added": 0, "review": 0, "recommendation": 0,
+             "trace": 0}
+    queries = (
+        ({"state": "gathering"}, light),
+        ({"state": "proposed"}, {**light, "findings": 0}),
+        ({"state": "decided", "sla_next": {"$ne": None, "$lte": now + horizon}},
+         {**light, "findings": 0}),
+    )
+    cases: list[CaseRecord] = []
+    for query, projection in queries:
+        async for doc in db.cases.find(query, projection):
+            cases.append(CaseRecord.model_validate(doc))
+    return cases
