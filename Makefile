@@ -41,7 +41,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 typecheck: install
-	$(VENV)/bin/mypy contracts plumbing services mash synthetic
+	$(VENV)/bin/mypy contracts plumbing services mash synthetic bench
 
 imports: install
 	$(VENV)/bin/lint-imports
@@ -55,6 +55,12 @@ e2e: install
 ## Fault injection: kill services, the database, an agency, the broker; prints a table.
 faults: install
 	$(PY) -m pytest -s tests/faults
+
+## The whole pipeline against its parts' limits (throughput, latency, priority, catch-up,
+## memory) on its own embedded stack; a table and bench/results/pipeline-<time>.json.
+## Takes an hour or more; `python -m bench.pipeline --scale 0.02` is a quick run.
+bench: install
+	$(PY) -m bench.pipeline
 
 ## Regenerate the JSON Schemas and AsyncAPI documents after changing a contract.
 contracts: install
