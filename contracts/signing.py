@@ -26,10 +26,16 @@ SIGNER_HEADER = "mash-signer"
 SIGNATURE_HEADER = "mash-signature"
 
 
-@cache
 def signers() -> dict[str, tuple[str, ...]]:
     """Signer name -> the CloudEvent source prefixes it owns."""
-    owned: dict[str, tuple[str, ...]] = {agency: (f"/agency/{agency}",) for agency in agencies()}
+    return _signers(agencies())
+
+
+@cache
+def _signers(names: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    # Keyed by the agencies: a cache of one list must not outlive a change of
+    # MASH_AGENCIES (tests change it; a signer missing here is a key never made).
+    owned: dict[str, tuple[str, ...]] = {agency: (f"/agency/{agency}",) for agency in names}
     data = tomllib.loads(files("contracts").joinpath("signers.toml").read_text("utf-8"))
     for entry in data["signer"]:
         owned[entry["name"]] = tuple(entry["sources"])
