@@ -108,6 +108,17 @@ Printer = Callable[[str], None]
 PROMETHEUS_DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "prometheus"
 
 
+def service_names() -> list[str]:
+    """Every service process, in the order ports are given out."""
+    return ["intake", "decision", "notify", *(f"research-{a}" for a in agencies())]
+
+
+def metrics_port(base: int, offset: int) -> int:
+    """The n-th service's /metrics port: research after a gap of six, so the
+    three others keep theirs when agencies are added (9101-9103, 9110-)."""
+    return base + (offset if offset < 3 else offset + 6)
+
+
 def prepare_prometheus(home: Path) -> Path:
     """The embedded Prometheus's directory: its config and rules copied from
     deploy/prometheus (relative paths in the config resolve against it, next
@@ -181,14 +192,15 @@ class Stack:
         if requeued:
             self.echo(f"stack: re-drive: {requeued} event(s) in flight published again")
 
-    async def start_broker(self) -> None:
-        """A new, empty tansu on the broker port, with every topic created."""
+    async def start_broker(self) -> list[str]:
+        """A new, empty tansu on the broker port, with every topic created
+        (the names created)."""
         s = self.settings
         listener = f"tcp://127.0.0.1:{s.kafka_port}"
         await self._spawn(Child("broker", [_tansu_command(), "--listener-url", listener,
                                            "--advertised-listener-url", listener],
                                 dict(os.environ)), ready_on_port=s.kafka_port)
-        await create_topics(s.bootstrap, s.topic_partitions)
+        return await create_topics(s.bootstrap, s.topic_partitions)
 
     async def restart_broker(self, *, redrive: bool = True, wait_seconds: float = 60.0) -> None:
         """Stop the broker, start it again empty and re-drive from the databases."""
@@ -207,8 +219,9 @@ class Stack:
                     f"port {port} for the {what} is already in use: another `mash up` may be "
                     f"running; stop it or choose another port with {var}=<port>")
         if s.metrics_base_port:
-            taken = [p for p in range(s.metrics_base_port, s.metrics_base_port + 9 + len(agencies()))
-                     if not port_free(p)]
+            taken = [metrics_port(s.metrics_base_port, offset)
+                     for offset in range(len(service_names()))
+                     if not port_free(metrics_port(s.metrics_base_port, offset))]
             if taken:
                 raise StackError(
                     f"metrics port(s) {', '.join(map(str, taken))} already in use: another `mash up` "
@@ -216,13 +229,9 @@ class Stack:
                     "(0 for any free ports)")
         data = s.home / "mongo"
         data.mkdir(parents=True, exist_ok=True)
-        listener = f"tcp://127.0.0.1:{s.kafka_port}"
-        await self._spawn(Child("broker", [_tansu_command(), "--listener-url", listener,
-                                           "--advertised-listener-url", listener],
-                                dict(os.environ)), ready_on_port=s.kafka_port)
+        created = await self.start_broker()
         await self._provision_users(data)
         await self.start_database()
-        created = await create_topics(s.bootstrap, s.topic_partitions)
         self.echo(f"stack: {len(created)} topic(s) created on {s.bootstrap} "
                   "(tansu keeps topics in memory only)")
 
@@ -278,14 +287,15 @@ class Stack:
         # Every signer's key pair (agencies stand-ins); intake gets the public keys.
         ensure_keys(self.settings.home)
         keys = {"MASH_PUBLIC_KEYS_FILE": str(public_file(self.settings.home).resolve())}
-        services: list[tuple[str, dict[str, str]]] = [("intake", keys), ("decision", {}),
-                                                       ("notify", {})]
-        services += [(f"research-{a}", {"MASH_AGENCY": a}) for a in agencies()]
         base = {**self.service_env(), **(env or {})}
-        for offset, (name, extra) in enumerate(services):
+        for offset, name in enumerate(service_names()):
             if only is not None and name not in only:
                 continue
-            module = "services.research" if name.startswith("research-") else f"services.{name}"
+            research = name.startswith("research-")
+            module = "services.research" if research else f"services.{name}"
+            extra = {"MASH_AGENCY": name.removeprefix("research-")} if research else {}
+            if name == "intake":
+                extra = keys
             port = self._metrics_port(name, offset)
             await self._spawn(Child(name, [sys.executable, "-m", module],
                                     {**base, **extra, **self.env_for(name),
@@ -298,8 +308,7 @@ class Stack:
         if name in self.metrics_ports:  # a restart keeps its port (Prometheus knows it)
             return self.metrics_ports[name]
         base = self.settings.metrics_base_port
-        # Research after a gap, so ports stay put when agencies are added.
-        return _free_port() if base == 0 else base + (offset if offset < 3 else offset + 6)
+        return _free_port() if base == 0 else metrics_port(base, offset)
 
     async def _spawn(self, child: Child, *, ready_on_port: int | None = None) -> None:
         child.process = await asyncio.create_subprocess_exec(

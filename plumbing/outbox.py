@@ -50,11 +50,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from opentelemetry import context as otel_context
-from opentelemetry import propagate
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import utc_now
+from plumbing.tracing import attached
 from plumbing.unit_of_work import OUTBOX
 
 log = logging.getLogger("mash.outbox")
@@ -193,8 +192,7 @@ class OutboxRelay:
         for doc in pending:
             # Publish inside the trace of the handler that emitted the event:
             # the telemetry middleware makes its span a child of that one.
-            token = otel_context.attach(propagate.extract(doc["headers"]))
-            try:
+            with attached(doc["headers"]):
                 futures.append(
                     await self._broker.publish(
                         bytes(doc["value"]),
@@ -204,8 +202,6 @@ class OutboxRelay:
                         no_confirm=True,
                     )
                 )
-            finally:
-                otel_context.detach(token)
         # Sent in order without waiting on each; confirmed all before marking.
         await asyncio.gather(*futures)
         await self._db[OUTBOX].update_many(

@@ -48,14 +48,28 @@ def flush() -> None:
         provider.force_flush(timeout_millis=5000)
 
 
+def trace_headers() -> dict[str, str]:
+    """The active trace context (W3C ``traceparent``, ``tracestate``), if any,
+    to keep with work done later: an outbox event, a queued enquiry, a case."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+@contextmanager
+def attached(carrier: Mapping[str, str] | None) -> Iterator[None]:
+    """Inside the trace whose context was kept in ``carrier``."""
+    token = otel_context.attach(propagate.extract(dict(carrier or {})))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
 @contextmanager
 def continued(carrier: Mapping[str, str] | None, name: str) -> Iterator[None]:
     """Work done later for a message (a queued enquiry answered, a deadline
     swept) as a span in that message's trace, whose ``traceparent`` was kept
     with the work; the events it emits carry the same trace on."""
-    token = otel_context.attach(propagate.extract(dict(carrier or {})))
-    try:
-        with trace.get_tracer("mash").start_as_current_span(name):
-            yield
-    finally:
-        otel_context.detach(token)
+    with attached(carrier), trace.get_tracer("mash").start_as_current_span(name):
+        yield

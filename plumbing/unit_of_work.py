@@ -12,27 +12,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry import propagate
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import Event, utc_now
+from plumbing.tracing import trace_headers
 from plumbing.wire import headers_for
 
 OUTBOX = "outbox"
 PROCESSED = "processed_messages"
-
-
-def trace_headers() -> dict[str, str]:
-    """The active trace context (W3C ``traceparent``, ``tracestate``), if any.
-
-    Stored with the outbox event when it is emitted and published with it, so
-    the trace continues across the relay, however late the relay sends it.
-    """
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier
 
 
 @dataclass
@@ -60,6 +49,7 @@ class Transaction:
                 "topic": topic,
                 "key": key or event.subject,
                 "value": event.to_bytes(),
+                # The trace continues across the relay, however late it sends.
                 "headers": {**headers_for(event), **trace_headers()},
                 "created_at": utc_now(),
                 "sent_at": None,

@@ -2,7 +2,10 @@
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +31,25 @@ def free_port() -> int:
 def stack_settings(home: Path) -> StackSettings:
     return StackSettings(home=home, kafka_port=free_port(), mongo_port=free_port(),
                          metrics_base_port=0, ready_timeout_seconds=120)
+
+
+def operator_env(settings: StackSettings) -> dict[str, str]:
+    """The environment in which `mash` finds this stack: its home (with the
+    operator's credentials) and its ports."""
+    return {**os.environ, "MASH_HOME": str(settings.home),
+            "MASH_KAFKA_PORT": str(settings.kafka_port),
+            "MASH_MONGO_PORT": str(settings.mongo_port)}
+
+
+async def mash_cli(settings: StackSettings, *args: str,
+                   timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`mash <args>` as the operator runs it against this stack, in its own
+    process (the command runs its own event loop)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mash.cli", *args, env=operator_env(settings),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=timeout)
+    return subprocess.CompletedProcess(list(args), proc.returncode or 0, out.decode(), err.decode())
 
 
 class Wire:

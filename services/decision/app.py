@@ -46,19 +46,6 @@ broker.publisher(topics.SLA_WARNINGS, schema=SlaWarning, title="timescale due so
 broker.publisher(topics.SLA_BREACHED, schema=SlaBreached, title="timescale breached")
 
 
-def _own_group(name: str) -> dict[str, Any]:
-    """Subscriber options with a consumer group of its own (one member).
-
-    Every join to a group rebalances all its members, and the embedded broker
-    (tansu 0.6) takes seconds per rebalance: with six subscribers in one
-    group a restart of this service once took over 120 s to become ready.
-    One member per group has nothing to rebalance. Delivery is the same: each
-    topic is read once by this service, and a new group re-reading a topic
-    from the start is harmless (every message already handled is recognised
-    and skipped by its processed record)."""
-    return {**service.subscription(), "group_id": f"mash-decision.{name}"}
-
-
 async def _apply(tx: Transaction, step: domain.Step) -> None:
     await store.save(tx, step.case)
     for topic, event in step.emit:
@@ -97,7 +84,7 @@ def _committed(step: domain.Step | None, before: metrics.Before | None) -> None:
         service.log.info("%s", note)
 
 
-@broker.subscriber(topics.CASES_OPENED, **_own_group("cases-opened"), title="case opened")
+@broker.subscriber(topics.CASES_OPENED, **service.subscription("cases-opened"), title="case opened")
 async def on_case_opened(event: CaseOpened) -> None:
     step = before = None
     async with service.uow.transaction() as tx:
@@ -113,7 +100,7 @@ async def on_case_opened(event: CaseOpened) -> None:
     _committed(step, before)
 
 
-@broker.subscriber(topics.FINDINGS, **_own_group("findings"), title="finding reported")
+@broker.subscriber(topics.FINDINGS, **service.subscription("findings"), title="finding reported")
 async def on_finding(event: FindingReported) -> None:
     step = before = None
     async with service.uow.transaction() as tx:
@@ -131,7 +118,7 @@ async def on_finding(event: FindingReported) -> None:
     _committed(step, before)
 
 
-@broker.subscriber(topics.CASES_CONTACT_ADDED, **_own_group("contact-added"),
+@broker.subscriber(topics.CASES_CONTACT_ADDED, **service.subscription("contact-added"),
                    title="contact added")
 async def on_contact_added(event: ContactAdded) -> None:
     step = before = None
@@ -149,7 +136,7 @@ async def on_contact_added(event: ContactAdded) -> None:
     _committed(step, before)
 
 
-@broker.subscriber(topics.DECISION_COMMANDS, **_own_group("commands"),
+@broker.subscriber(topics.DECISION_COMMANDS, **service.subscription("commands"),
                    title="recommend or decide")
 async def on_command(command: DecisionCommand) -> None:
     step = before = None
@@ -170,7 +157,7 @@ async def on_command(command: DecisionCommand) -> None:
     _committed(step, before)
 
 
-@broker.subscriber(topics.OUTCOME_ACKS, **_own_group("acks"), title="outcome acknowledged")
+@broker.subscriber(topics.OUTCOME_ACKS, **service.subscription("acks"), title="outcome acknowledged")
 async def on_ack(event: OutcomeAcknowledged) -> None:
     async with service.uow.transaction() as tx:
         if await tx.already_processed(event.id):
@@ -187,7 +174,7 @@ async def on_ack(event: OutcomeAcknowledged) -> None:
     _committed(step, before)
 
 
-@broker.subscriber(topics.OUTCOME_ESCALATIONS, **_own_group("escalations"),
+@broker.subscriber(topics.OUTCOME_ESCALATIONS, **service.subscription("escalations"),
                    title="outcome escalated")
 async def on_escalation(event: OutcomeEscalated) -> None:
     async with service.uow.transaction() as tx:

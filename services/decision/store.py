@@ -19,7 +19,8 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.events import CaseOpened, ContactAdded, FindingReported
-from plumbing.unit_of_work import Transaction, trace_headers
+from plumbing.tracing import trace_headers
+from plumbing.unit_of_work import Transaction
 from services.decision.domain import CaseRecord
 
 CASEWORK_FIELDS = {"state", "proposal", "recommendation", "decision", "decisions", "history",

@@ -81,8 +81,7 @@ async def on_decision(decision: DecisionMade) -> None:
     service.log.info("case %s routed to %s", decision.data.case_id, topic)
 
 
-@broker.subscriber(topics.OUTCOME_ACKS, group_id="mash-notify.acks",
-                   **{k: v for k, v in service.subscription().items() if k != "group_id"},
+@broker.subscriber(topics.OUTCOME_ACKS, **service.subscription("acks"),
                    title="outcome acknowledged")
 async def on_ack(ack: OutcomeAcknowledged) -> None:
     async with service.uow.transaction() as tx:
@@ -131,8 +130,7 @@ async def unacknowledged_outcomes() -> list[str]:
 service.in_flight(unacknowledged_outcomes)
 
 
-@broker.subscriber(topics.DLQ, group_id="mash-notify.dlq",
-                   **{k: v for k, v in service.subscription().items() if k != "group_id"},
+@broker.subscriber(topics.DLQ, **service.subscription("dlq"),
                    title="dead letters",
                    description="Counted, for the operators' mash_dlq_depth: dead letters "
                                "waiting, less those replayed (`mash dlq replay`).")

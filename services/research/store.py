@@ -12,7 +12,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts.events import EnquiryRequested, FindingReported
-from plumbing.unit_of_work import Transaction, trace_headers
+from plumbing.tracing import trace_headers
+from plumbing.unit_of_work import Transaction
 from services.research.domain import Record
 from synthetic import agency_records, population
 

@@ -20,9 +20,6 @@ What is counted, per scenario (its own run of contacts):
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -35,7 +32,7 @@ from contracts import topics
 from contracts.events import OutcomeRouted
 from mash.demo import Account, Submitted, _account_for, day_of_contacts
 from mash.stack import Stack
-from tests.embedded import Wire
+from tests.embedded import Wire, mash_cli
 
 WATCHED = (*topics.OUTCOME_TOPICS, topics.CONTACTS_REJECTED, topics.CASES_CONTACT_ADDED)
 
@@ -219,13 +216,9 @@ class Run:
                       redeliveries, redecided, recover_s, notes)
 
 
-def audit_check(stack: Stack) -> tuple[int, str]:
+async def audit_check(stack: Stack) -> tuple[int, str]:
     """`mash audit verify` (the hash-chained audit trail), exit code and output."""
-    s = stack.settings
-    env = {**os.environ, "MASH_HOME": str(s.home), "MASH_KAFKA_PORT": str(s.kafka_port),
-           "MASH_MONGO_PORT": str(s.mongo_port)}
-    done = subprocess.run([sys.executable, "-m", "mash.cli", "audit", "verify"], env=env,
-                          text=True, capture_output=True, timeout=300, check=False)
+    done = await mash_cli(stack.settings, "audit", "verify", timeout=300)
     return done.returncode, done.stdout[-2000:] + done.stderr[-2000:]
 
 

@@ -83,7 +83,7 @@ async def scenario(stack: Stack, wire: Wire, name: str, seed: int,
     await asyncio.sleep(1)  # anything still arriving is counted
     await run.collector.stop()
     problems = await trail_complete(wire, run, AGENCIES)
-    code, output = audit_check(stack)
+    code, output = await audit_check(stack)
     result = run.result(name, recover, f"{notes}; audit verify exit {code}".lstrip("; "))
     RESULTS.append(result)
     print("\n" + Result.HEADER + "\n" + result.line(), flush=True)

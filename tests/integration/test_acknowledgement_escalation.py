@@ -4,8 +4,6 @@ escalation is a line in `mash case show`."""
 
 import asyncio
 import json
-import os
-import sys
 import uuid
 from collections.abc import AsyncIterator
 
@@ -16,7 +14,7 @@ from contracts.casework import AcknowledgementData, OutcomeAcknowledged, Outcome
 from contracts.envelope import utc_now
 from contracts.events import OutcomeRouted
 from mash.stack import Stack
-from tests.embedded import Wire, about
+from tests.embedded import Wire, about, mash_cli
 from tests.factories import contact_about_a_new_family as submitted
 from tests.stacks import own_stack, wire_to
 
@@ -41,12 +39,9 @@ async def ack_wire(ack_stack: Stack) -> AsyncIterator[Wire]:
 
 
 
-async def case_show(ref: str, env: dict[str, str]) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mash.cli", "case", "show", ref, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
-    return proc.returncode or 0, out.decode()
+async def case_show(stack: Stack, ref: str) -> tuple[int, str]:
+    done = await mash_cli(stack.settings, "case", "show", ref, timeout=30)
+    return done.returncode, done.stdout + done.stderr
 
 
 
@@ -84,18 +79,15 @@ async def test_unacknowledged_outcomes_escalate_once_acknowledged_ones_do_not(
     assert not await ack_wire.wait_for((topics.OUTCOME_ESCALATIONS,), about(quiet), timeout=0)
 
     # The decision service keeps both on the case record; `mash case show` prints them.
-    settings = ack_stack.settings
-    env = {**os.environ, "MASH_HOME": str(settings.home),
-           "MASH_MONGO_PORT": str(settings.mongo_port), "MASH_KAFKA_PORT": str(settings.kafka_port)}
     for _ in range(20):
-        code, shown = await case_show(loud, env)
+        code, shown = await case_show(ack_stack, loud)
         if "outcome-escalated" in shown:
             break
         await asyncio.sleep(0.5)
     assert code == 0, shown
     assert "outcome-escalated" in shown
     assert "Not acknowledged by nfa" in shown
-    _, acked = await case_show(quiet, env)
+    _, acked = await case_show(ack_stack, quiet)
     assert "outcome-acknowledged" in acked
     assert "outcome-48h" in acked
     assert "outcome-escalated" not in acked

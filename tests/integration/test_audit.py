@@ -3,8 +3,6 @@ flow, answers "who decided this RAG, on what, when", and `mash audit verify`
 names the entry an operator edited or deleted."""
 
 import asyncio
-import os
-import sys
 import uuid
 
 from contracts import topics
@@ -12,19 +10,13 @@ from contracts.events import OutcomeRouted
 from mash.stack import Stack
 from plumbing import audit
 from plumbing.unit_of_work import UnitOfWork
-from tests.embedded import Wire, about
+from tests.embedded import Wire, about, mash_cli
 from tests.integration.test_pipeline import known_child_contact
 
 
 async def mash(stack: Stack, *args: str) -> tuple[int, str]:
-    s = stack.settings
-    env = {**os.environ, "MASH_HOME": str(s.home), "MASH_MONGO_PORT": str(s.mongo_port),
-           "MASH_KAFKA_PORT": str(s.kafka_port)}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mash.cli", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode()
+    done = await mash_cli(stack.settings, *args)
+    return done.returncode, done.stdout + done.stderr
 
 
 async def test_the_audit_trail_answers_inspectors_and_reveals_tampering(

@@ -3,9 +3,6 @@ bytes back on its original topic with its original key, and records it."""
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -13,15 +10,7 @@ import uuid
 from contracts import topics
 from mash.dlq import OPERATOR_DB, REPLAYS
 from mash.stack import Stack
-from tests.embedded import Wire
-
-
-def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    s = stack.settings
-    env = {**os.environ, "MASH_HOME": str(s.home), "MASH_KAFKA_PORT": str(s.kafka_port),
-           "MASH_MONGO_PORT": str(s.mongo_port)}
-    return subprocess.run([sys.executable, "-m", "mash.cli", *args], env=env, text=True,
-                          capture_output=True, timeout=120, check=False)
+from tests.embedded import Wire, mash_cli
 
 
 def dlq_depth(stack: Stack) -> float:
@@ -44,14 +33,14 @@ async def test_list_and_replay_a_dead_letter(stack: Stack, wire: Wire) -> None:
     [(_, raw)] = await wire.wait_for((topics.DLQ,), ours, timeout=60)
     dead = json.loads(raw)
 
-    listed = cli(stack, "dlq", "list")
+    listed = await mash_cli(stack.settings, "dlq", "list")
     assert listed.returncode == 0, listed.stderr
     [line] = [ln for ln in listed.stdout.splitlines() if ln.startswith(dead["id"])]
     assert "decision" in line
     assert f"{topics.FINDINGS}/" in line
     assert "JSONDecodeError" in line
 
-    replayed = cli(stack, "dlq", "replay", dead["id"][:12])
+    replayed = await mash_cli(stack.settings, "dlq", "replay", dead["id"][:12])
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert f"published again to {topics.FINDINGS} (key {marker})" in replayed.stdout
 
@@ -64,7 +53,7 @@ async def test_list_and_replay_a_dead_letter(stack: Stack, wire: Wire) -> None:
     record = await wire.mongo[OPERATOR_DB][REPLAYS].find_one({"_id": dead["id"]})
     assert record is not None
     assert len(record["replays"]) == 1
-    listed = cli(stack, "dlq", "list")
+    listed = await mash_cli(stack.settings, "dlq", "list")
     [line] = [ln for ln in listed.stdout.splitlines() if ln.startswith(dead["id"])]
     assert " 1  JSONDecodeError" in line
 
@@ -88,6 +77,6 @@ async def test_list_and_replay_a_dead_letter(stack: Stack, wire: Wire) -> None:
         await asyncio.sleep(0.5)
     assert dlq_depth(stack) == waiting >= 1
 
-    missing = cli(stack, "dlq", "replay", "no-such-id")
+    missing = await mash_cli(stack.settings, "dlq", "replay", "no-such-id")
     assert missing.returncode == 1
     assert "0 dead letter(s) match" in missing.stdout

@@ -4,21 +4,18 @@ the stack itself, and complete; what already completed is not doubled."""
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from contracts import topics
 from contracts.events import OutcomeRouted
 from mash.stack import Stack
-from tests.embedded import Wire, stack_settings
+from tests.embedded import Wire, mash_cli
 from tests.integration.test_deadline import submitted
-from tests.stacks import environment
+from tests.stacks import own_stack, wire_to
 
 pytestmark = pytest.mark.integration
 
@@ -27,40 +24,19 @@ SERVICES = ["intake", "decision", "notify", "research-police", "research-health"
 
 
 @pytest.fixture(scope="module")
-def agency_config() -> Iterator[None]:
-    with environment(ENV):
-        yield
-
-
-@pytest.fixture(scope="module")
-async def redrive_stack(agency_config: None,
-                        tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    running = Stack(stack_settings(tmp_path_factory.mktemp("redrive")), quiet_services=True)
-    try:
-        await running.start_servers()
-        await running.start_services(only=SERVICES, env=ENV)
+async def redrive_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    async with own_stack(tmp_path_factory.mktemp("redrive"), SERVICES, ENV) as running:
         yield running
-    finally:
-        await running.stop()
 
 
 @pytest.fixture(scope="module")
 async def redrive_wire(redrive_stack: Stack) -> AsyncIterator[Wire]:
-    client = Wire(redrive_stack.settings)
-    yield client
-    await client.close()
+    async with wire_to(redrive_stack) as client:
+        yield client
 
 
 def outcomes_of(cids: set[str]):  # type: ignore[no-untyped-def]
     return lambda _t, v: json.loads(v).get("correlation_id") in cids
-
-
-def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    s = stack.settings
-    env = {**os.environ, "MASH_HOME": str(s.home), "MASH_KAFKA_PORT": str(s.kafka_port),
-           "MASH_MONGO_PORT": str(s.mongo_port)}
-    return subprocess.run([sys.executable, "-m", "mash.cli", *args], env=env, text=True,
-                          capture_output=True, timeout=120, check=False)
 
 
 async def test_cases_in_flight_when_the_broker_restarts_empty_complete_after_reconcile(
@@ -95,7 +71,7 @@ async def test_cases_in_flight_when_the_broker_restarts_empty_complete_after_rec
         "decided without the re-drive: the test proves nothing"
 
     began = time.monotonic()
-    result = cli(redrive_stack, "reconcile", "--wait", "60")
+    result = await mash_cli(redrive_stack.settings, "reconcile", "--wait", "60")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "intake" in result.stdout
     assert "done" in result.stdout
