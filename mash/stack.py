@@ -237,10 +237,17 @@ class Stack:
 
     async def start_database(self) -> None:
         s = self.settings
+        # --sync-on-commit: every service acknowledges its Kafka message once
+        # its transaction commits, so a commit must outlive the database
+        # process. Without it SecantusDB keeps the last commits in
+        # WiredTiger's log buffer: SIGKILLed after 4,904 acknowledged
+        # transactions it came back with 4,836, and the fault test lost
+        # contacts whose offsets were already committed. It ignores
+        # writeConcern j on commitTransaction, so the driver cannot ask.
         await self._spawn(Child("database", [_secantus_command(), "--host", "127.0.0.1",
                                              "--port", str(s.mongo_port),
                                              "--storage-path", str(s.home / "mongo"), "--auth",
-                                             "--log-level", "WARNING"],
+                                             "--sync-on-commit", "--log-level", "WARNING"],
                                 dict(os.environ)), ready_on_port=s.mongo_port)
 
     async def _provision_users(self, data: Path) -> None:

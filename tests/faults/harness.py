@@ -243,5 +243,53 @@ async def trail_complete(wire: Wire, run: Run, agencies: list[str]) -> list[str]
     return problems
 
 
+async def whereabouts(wire: Wire, run: Run, contact_id: str, agencies: list[str]) -> str:
+    """Where a contact that never settled got to, database by database: what a
+    failing run prints so the stage that held it is named, not guessed."""
+    mongo = wire.mongo
+    lines = [f"{contact_id}:"]
+    raw = next((r for c, _a, r, _v in run.messages if c == contact_id), b"")
+    try:
+        event_id = json.loads(raw)["id"]
+    except (ValueError, KeyError):
+        event_id = None
+    intake = mongo["mash_intake"]
+    processed = event_id and await intake.processed_messages.find_one({"_id": f"intake:{event_id}"})
+    lines.append(f"  intake processed {event_id}: {bool(processed)}")
+    case_ids = {str(d["_id"]) async for d in intake.cases.find({"contact_ids": contact_id},
+                                                                 {"_id": 1})}
+    lines.append(f"  intake cases holding it: {sorted(case_ids)}; joined (collector): "
+                 f"{run.account.joined.get(contact_id)}")
+    case_ids |= {run.account.joined[contact_id]} if contact_id in run.account.joined else set()
+    for case_id in sorted(case_ids):
+        for service in ("intake", "decision", "notify"):
+            sent = [f"{d['topic']} {'sent' if d.get('sent_at') else 'UNSENT'}"
+                    async for d in mongo[f"mash_{service}"].outbox.find(
+                        {"key": case_id}, {"topic": 1, "sent_at": 1}).sort("created_at", 1)]
+            lines.append(f"  {case_id} {service} outbox: {sent}")
+        case = await mongo["mash_decision"].cases.find_one({"_id": case_id})
+        if case is None:
+            lines.append(f"  {case_id} decision: no case")
+        else:
+            lines.append(
+                f"  {case_id} decision: state {case.get('state')}, opened "
+                f"{case.get('opened') is not None}, deadline {case.get('research_deadline')}, "
+                f"findings {sorted(case.get('findings') or {})}, added "
+                f"{[a['contact']['contact_id'] for a in case.get('added') or []]}, decisions "
+                f"{len(case.get('decisions') or [])}, history "
+                f"{[h.get('kind') for h in case.get('history') or []][-6:]}")
+        for agency in agencies:
+            db = mongo["mash_research_" + agency.replace("-", "_")]
+            states = [d.get("state") async for d in db.enquiries.find({"case_id": case_id},
+                                                                      {"state": 1})]
+            lines.append(f"  {case_id} research {agency}: {states}")
+        delivered = [d["topic"] async for d in mongo["mash_notify"].deliveries.find(
+            {"case_id": case_id}, {"topic": 1})]
+        seen = [e.data.destination.value for e in run.collector.outcomes.values()
+                if e.data.case_id == case_id]
+        lines.append(f"  {case_id} notify delivered: {delivered}; collector saw: {seen}")
+    return "\n".join(lines)
+
+
 def dump(value: Any) -> str:
     return json.dumps(value, default=str)

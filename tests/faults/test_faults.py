@@ -23,7 +23,7 @@ import pytest
 from contracts.agencies import agencies
 from mash.stack import Stack
 from tests.embedded import Wire, stack_settings
-from tests.faults.harness import Result, Run, audit_check, trail_complete
+from tests.faults.harness import Result, Run, audit_check, trail_complete, whereabouts
 from tests.stacks import environment
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
@@ -88,6 +88,9 @@ async def scenario(stack: Stack, wire: Wire, name: str, seed: int,
     RESULTS.append(result)
     print("\n" + Result.HEADER + "\n" + result.line(), flush=True)
     assert result.contacts == COUNT
+    if result.lost:
+        for contact_id in run.account.lost[:5]:
+            print(await whereabouts(wire, run, contact_id, AGENCIES), flush=True)
     assert result.lost == 0, [c for c in run.account.lost][:10]
     assert result.duplicates == 0
     assert problems == [], problems[:10]

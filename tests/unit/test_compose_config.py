@@ -147,6 +147,8 @@ def test_every_service_is_its_own_principal_on_kafka_and_mongo(
         assert env["MASH_KAFKA_SASL_USERNAME"] == name
         assert env["MASH_MONGO_URI"].startswith(f"mongodb://{name}:"), name
         assert "authSource=admin" in env["MASH_MONGO_URI"]
+        # The Kafka offset is committed after the transaction: that commit must be durable.
+        assert "w=majority&journal=true" in env["MASH_MONGO_URI"], name
         passwords.add(env["MASH_KAFKA_SASL_PASSWORD"])
     assert len(passwords) == len(APP), "every principal has its own password"
     kafka = services["kafka"]["environment"]
