@@ -187,7 +187,7 @@ class Tally:
     def take(self, topic: str, value: bytes, now: float) -> None:
         data = json.loads(value)["data"]
         self.seen += 1
-        if topic == topics.FINDINGS:
+        if topic in topics.lanes(topics.FINDINGS):
             self.findings.setdefault(data["case_id"], {}).setdefault(data["agency"], now)
         else:
             contact_id = data["contact"]["contact_id"]
@@ -203,7 +203,8 @@ async def follow(bootstrap: str, tally: Tally, stop: asyncio.Event) -> None:
     """Outcomes, rejections and joins as the receiving teams see them
     (mash.demo.watch), and findings and cases opened beside them."""
     watcher = asyncio.create_task(watch(bootstrap, tally.account, stop, tally.stamp))
-    consumer = AIOKafkaConsumer(topics.FINDINGS, topics.CASES_OPENED, bootstrap_servers=bootstrap,
+    consumer = AIOKafkaConsumer(*topics.lanes(topics.FINDINGS), *topics.lanes(topics.CASES_OPENED),
+                                bootstrap_servers=bootstrap,
                                 group_id=None, auto_offset_reset="earliest",
                                 enable_auto_commit=False)
     await consumer.start()
@@ -396,9 +397,9 @@ class Bench:
             if task.done():
                 raise Aborted(f"the bench's own follower or sampler stopped: {task!r}")
 
-    async def send(self, messages: list[Message]) -> None:
+    async def send(self, messages: list[Message], topic: str = topics.CONTACTS_SUBMITTED) -> None:
         assert self.producer is not None
-        await submit(self.producer, messages, self.tally.account, keys=self.keys)
+        await submit(self.producer, messages, self.tally.account, keys=self.keys, topic=topic)
 
     async def wait_until(self, label: str, done: Callable[[], int], total: int,
                          every: float = 15.0) -> None:
@@ -734,7 +735,8 @@ class Bench:
         self.sampler.section = "priority"
         began = time.monotonic()
         await self.send(greens)
-        await self.send([red])
+        # As a referrer does with a RED contact: on the urgent lane.
+        await self.send([red], topics.urgent(topics.CONTACTS_SUBMITTED))
         red_id = red[0]
         say(f"priority: {n} GREEN then 1 RED submitted in {time.monotonic() - began:.1f}s")
         everyone = [*ids, red_id]

@@ -3,6 +3,7 @@
 from typing import Final
 
 from contracts.agencies import agencies
+from contracts.contact import Rag
 
 CONTACTS_SUBMITTED: Final = "mash.contacts.submitted"
 CONTACTS_REJECTED: Final = "mash.contacts.rejected"
@@ -39,6 +40,34 @@ def feedback(agency: str) -> str:
     return f"mash.feedback.{agency}"
 
 
+def urgent(topic: str) -> str:
+    """The RED lane beside a topic where work can queue.
+
+    Kafka hands a consumer one partition's messages in order, so a RED
+    contact published behind thousands of GREEN ones waits for all of them.
+    Each lane has a consumer of its own in the service that reads it, so RED
+    work is picked up next whatever waits on the main topic. Events of one
+    case stay on one lane (its RAG at the time), and every consumer already
+    takes a case's events in any order.
+    """
+    return f"{topic}.urgent"
+
+
+def lanes(topic: str) -> tuple[str, str]:
+    """A topic and its RED lane: what a reader of every such event follows."""
+    return topic, urgent(topic)
+
+
+def lane(topic: str, rag: Rag) -> str:
+    """Where an event about work of this RAG is published."""
+    return urgent(topic) if rag is Rag.RED else topic
+
+
+def laned() -> tuple[str, ...]:
+    """Topics with a RED lane: a contact's way to its decision."""
+    return (CONTACTS_SUBMITTED, CASES_OPENED, FINDINGS, *(enquiries(a) for a in agencies()))
+
+
 def all_topics() -> tuple[str, ...]:
     """Every topic the platform uses, for creating them up front."""
     per_agency = tuple(t for a in agencies() for t in (enquiries(a), feedback(a)))
@@ -58,4 +87,5 @@ def all_topics() -> tuple[str, ...]:
         OUTCOME_ESCALATIONS,
         CASE_HISTORY,
         *per_agency,
+        *(urgent(t) for t in laned()),
     )

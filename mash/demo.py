@@ -419,13 +419,15 @@ class Account:
 
 
 async def submit(producer: AIOKafkaProducer, contacts: Iterable[Message],
-                 account: Account, pace: float = 0.0, keys: KeyRing | None = None) -> None:
-    """Send each contact as its agency would: signed with the sender's key."""
+                 account: Account, pace: float = 0.0, keys: KeyRing | None = None,
+                 topic: str = topics.CONTACTS_SUBMITTED) -> None:
+    """Send each contact as its agency would: signed with the sender's key (on
+    ``topics.urgent(CONTACTS_SUBMITTED)`` for a contact the referrer judges RED)."""
     keys = keys or KeyRing(StackSettings().home)
     for contact_id, agency, raw, valid in contacts:
         account.submitted[contact_id] = Submitted(contact_id, agency, valid, time.monotonic())
         headers = {"content-type": CONTENT_TYPE, **keys.headers(signer_of(raw), raw)}
-        await producer.send_and_wait(topics.CONTACTS_SUBMITTED, raw,
+        await producer.send_and_wait(topic, raw,
                                      key=contact_id.encode(),
                                      headers=[(k, v.encode()) for k, v in headers.items()])
         if pace:

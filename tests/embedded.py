@@ -77,7 +77,7 @@ class Wire:
         are added last, e.g. to forge a signature."""
         raw = value.to_bytes() if isinstance(value, Event) else value
         sent = {"content-type": CONTENT_TYPE}
-        if topic == topics.CONTACTS_SUBMITTED and signer is not None:
+        if topic in topics.lanes(topics.CONTACTS_SUBMITTED) and signer is not None:
             sent |= self.keys.headers(signer_of(raw) if signer == AUTO else signer, raw)
         sent |= headers or {}
         producer = await self.producer()

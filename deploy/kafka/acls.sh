@@ -15,10 +15,15 @@ group()        { p=$1; shift; "$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRA
 group_prefix() { p=$1; shift; "$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal "User:$p" --operation Read --group "$1" --resource-pattern-type prefixed; }
 
 # intake: reads contacts; writes rejections, cases, contact-added, enquiries.
+# Where work queues there is a RED lane beside the topic (<topic>.urgent, read
+# by a consumer group of its own): see contracts/topics.py.
 read_topic intake mash.contacts.submitted
+read_topic intake mash.contacts.submitted.urgent
 group intake mash-intake
+group intake mash-intake.urgent
 write_topic intake mash.contacts.rejected
 write_topic intake mash.cases.opened
+write_topic intake mash.cases.opened.urgent
 write_topic intake mash.cases.contact-added
 write_prefix intake mash.enquiries.
 write_topic intake mash.dlq
@@ -27,15 +32,19 @@ write_topic intake mash.dlq
 # dead letter for an enquiry it can never read, which holds only that enquiry).
 for agency in $AGENCIES; do
   read_topic "research-$agency" "mash.enquiries.$agency"
+  read_topic "research-$agency" "mash.enquiries.$agency.urgent"
   group "research-$agency" "mash-research-$agency"
+  group "research-$agency" "mash-research-$agency.urgent"
   write_topic "research-$agency" mash.findings
+  write_topic "research-$agency" mash.findings.urgent
   write_topic "research-$agency" mash.dlq
 done
 
 # decision: cases, findings, further contacts, commands, acknowledgements and
 # escalations in; decisions, history and timescales out. One group per topic.
-for topic in mash.cases.opened mash.findings mash.cases.contact-added mash.commands.decision \
-             mash.outcomes.acks mash.outcomes.escalations; do
+for topic in mash.cases.opened mash.cases.opened.urgent mash.findings mash.findings.urgent \
+             mash.cases.contact-added mash.commands.decision mash.outcomes.acks \
+             mash.outcomes.escalations; do
   read_topic decision "$topic"
 done
 group_prefix decision mash-decision.
@@ -58,6 +67,7 @@ write_topic notify mash.dlq
 # Senders: each may submit contacts and read its rejections and its own feedback.
 for signer in $AGENCIES $CHANNELS; do
   write_topic "agency-$signer" mash.contacts.submitted
+  write_topic "agency-$signer" mash.contacts.submitted.urgent
   read_topic "agency-$signer" mash.contacts.rejected
   read_topic "agency-$signer" "mash.feedback.$signer"
   group_prefix "agency-$signer" "agency-$signer"

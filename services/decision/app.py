@@ -85,6 +85,8 @@ def _committed(step: domain.Step | None, before: metrics.Before | None) -> None:
 
 
 @broker.subscriber(topics.CASES_OPENED, **service.subscription("cases-opened"), title="case opened")
+@broker.subscriber(topics.urgent(topics.CASES_OPENED), **service.subscription("cases-opened.urgent"),
+                   title="case opened at RED")
 async def on_case_opened(event: CaseOpened) -> None:
     step = before = None
     async with service.uow.transaction() as tx:
@@ -101,6 +103,8 @@ async def on_case_opened(event: CaseOpened) -> None:
 
 
 @broker.subscriber(topics.FINDINGS, **service.subscription("findings"), title="finding reported")
+@broker.subscriber(topics.urgent(topics.FINDINGS), **service.subscription("findings.urgent"),
+                   title="finding on a RED case")
 async def on_finding(event: FindingReported) -> None:
     step = before = None
     async with service.uow.transaction() as tx:

@@ -73,7 +73,8 @@ service = Service(
     settings.database,
     description="Normalises contacts, rejects unusable ones with reasons, opens cases and "
                 "sends one enquiry to every agency.",
-    on_invalid={topics.CONTACTS_SUBMITTED: reject},
+    on_invalid={topics.CONTACTS_SUBMITTED: reject,
+                topics.urgent(topics.CONTACTS_SUBMITTED): reject},
 )
 service.on_startup(lambda: store.ensure_indexes(service.db))
 
@@ -95,12 +96,16 @@ broker.publisher(topics.CONTACTS_REJECTED, schema=ContactRejected, title="contac
                  description="A contact that could not be used, with every problem in plain "
                              "words and the original message.")
 broker.publisher(topics.CASES_OPENED, schema=CaseOpened, title="case opened")
+broker.publisher(topics.urgent(topics.CASES_OPENED), schema=CaseOpened,
+                 title="case opened at RED", description="The RED lane of mash.cases.opened.")
 broker.publisher(topics.CASES_CONTACT_ADDED, schema=ContactAdded, title="contact added",
                  description="A contact that joins a case already open: a re-contact about "
                              "one of its children, or another notification of the same incident.")
 for _agency in agencies():
     broker.publisher(topics.enquiries(_agency), schema=EnquiryRequested,
                      title=f"enquiry to {_agency}")
+    broker.publisher(topics.urgent(topics.enquiries(_agency)), schema=EnquiryRequested,
+                     title=f"RED enquiry to {_agency}")
 
 
 @broker.subscriber(topics.CONTACTS_SUBMITTED, **service.subscription(), title="contact submitted",
@@ -109,6 +114,12 @@ for _agency in agencies():
                                "its type; see contracts/schemas/formats/. Each is signed "
                                "by its sender: Kafka headers mash-signer and mash-signature "
                                "(base64 Ed25519 over the value).",
+                   decoder=verified_json)
+@broker.subscriber(topics.urgent(topics.CONTACTS_SUBMITTED), **service.subscription("urgent"),
+                   title="contact submitted at RED",
+                   description="The same contacts, signed the same way, that the referrer "
+                               "judges RED: read by a consumer of their own, so they never wait "
+                               "behind a backlog on mash.contacts.submitted.",
                    decoder=verified_json)
 async def on_contact(submission: Submission, message: KafkaMessage) -> None:
     # Any format to the canonical contact; a ValidationError is a rejection.
@@ -174,9 +185,10 @@ async def on_contact(submission: Submission, message: KafkaMessage) -> None:
                 "triage_rag": opened.data.triage_rag.value,
                 "on": "triage of the referrer's RAG, urgency and concern codes",
                 "concerns": list(contact.concerns), "enquiries": list(agencies())})
-            tx.emit(topics.CASES_OPENED, opened)
+            tx.emit(topics.lane(topics.CASES_OPENED, opened.data.triage_rag), opened)
             for enquiry in enquiries:
-                tx.emit(topics.enquiries(enquiry.data.agency), enquiry)
+                tx.emit(topics.lane(topics.enquiries(enquiry.data.agency), enquiry.data.rag),
+                        enquiry)
     metrics.CONTACTS_RECEIVED.labels(source_agency=agency, channel=contact.channel,
                                      source_code=contact.referrer.source_code).inc()
     if joins is not None:

@@ -50,10 +50,14 @@ async def _prepare() -> None:
 
 service.on_startup(_prepare)
 broker.publisher(topics.FINDINGS, schema=FindingReported, title=f"finding from {settings.agency}")
+broker.publisher(topics.urgent(topics.FINDINGS), schema=FindingReported,
+                 title=f"finding on a RED case from {settings.agency}")
 
 
 @broker.subscriber(topics.enquiries(settings.agency), **service.subscription(),
                    title=f"enquiry to {settings.agency}")
+@broker.subscriber(topics.urgent(topics.enquiries(settings.agency)),
+                   **service.subscription("urgent"), title=f"RED enquiry to {settings.agency}")
 async def on_enquiry(enquiry: EnquiryRequested) -> None:
     if await store.enqueue(service.db, enquiry, domain.priority(enquiry.data.rag), utc_now()):
         metrics.ENQUIRIES_RECEIVED.labels(agency=settings.agency, rag=enquiry.data.rag.value).inc()
@@ -87,7 +91,7 @@ async def answer_one() -> bool:
                                        "items": len(finding.data.items),
                                        "records_drawn_on": used})
                 await store.mark_answered(tx, enquiry.id, finding.id, utc_now())
-                tx.emit(topics.FINDINGS, finding)
+                tx.emit(topics.lane(topics.FINDINGS, enquiry.data.rag), finding)
     except OperationFailure as conflict:
         if conflict.code == 112:  # another worker answered it first
             return True

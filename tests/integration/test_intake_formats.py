@@ -72,7 +72,7 @@ async def test_every_agency_format_opens_a_case(wire: Wire) -> None:
     for body in bodies.values():
         await send(wire, body)
     for name, body in bodies.items():
-        hits = await wire.wait_for((topics.CASES_OPENED,), about(body["subject"]), timeout=30)
+        hits = await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(body["subject"]), timeout=30)
         assert len(hits) == 1, name
         opened = CaseOpened.model_validate_json(hits[0][1])
         assert opened.data.contact.source_format == body["type"]
@@ -87,17 +87,17 @@ async def test_a_resubmission_returns_the_existing_case_and_is_recorded(wire: Wi
     again = {**first, "id": f"evt-{uuid.uuid4().hex[:10]}"}
     await send(wire, first)
     await send(wire, again)
-    [(_, raw)] = await wire.wait_for((topics.CASES_OPENED,), about(first["subject"]))
+    [(_, raw)] = await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(first["subject"]))
     case_id = CaseOpened.model_validate_json(raw).data.case_id
     db = wire.mongo["mash_intake"]
     for _ in range(60):
         record = await db.resubmissions.find_one({"_id": again["id"]})
         if record:
             break
-        await wire.wait_for((topics.CASES_OPENED,), lambda *_: False, timeout=0.5)
+        await wire.wait_for(topics.lanes(topics.CASES_OPENED), lambda *_: False, timeout=0.5)
     assert record is not None
     assert record["case_id"] == case_id
-    opened = await wire.wait_for((topics.CASES_OPENED,), about(first["subject"]), count=2,
+    opened = await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(first["subject"]), count=2,
                                  timeout=2)
     added = await wire.wait_for((topics.CASES_CONTACT_ADDED,), about(first["subject"]),
                                 timeout=1)
@@ -108,7 +108,7 @@ async def test_a_new_contact_about_a_child_of_an_open_case_joins_it(wire: Wire) 
     surname = token()
     school = example("education-attendance.json", surname=surname)
     await send(wire, school)
-    [(_, raw)] = await wire.wait_for((topics.CASES_OPENED,), about(school["subject"]))
+    [(_, raw)] = await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(school["subject"]))
     case = CaseOpened.model_validate_json(raw).data
     # Days later a GP refers "Ossie", same date of birth, a new address.
     gp = example("health-gp.json", surname=surname)
@@ -124,7 +124,7 @@ async def test_a_new_contact_about_a_child_of_an_open_case_joins_it(wire: Wire) 
     assert match.band == "link"
     assert match.person_id == case.contact.children[0].person_id
     assert any("forms of one name" in line for line in match.explanation)
-    assert not await wire.wait_for((topics.CASES_OPENED,), about(gp["subject"]), timeout=1)
+    assert not await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(gp["subject"]), timeout=1)
 
 
 async def test_two_notifications_of_one_incident_about_siblings_are_one_case(wire: Wire) -> None:
@@ -136,7 +136,7 @@ async def test_two_notifications_of_one_incident_about_siblings_are_one_case(wir
     second = example("police-domestic-abuse.json", surname=surname, children_present=[leo],
                      occurrence_reference=f"OCC-{surname}")
     await send(wire, first)
-    [(_, raw)] = await wire.wait_for((topics.CASES_OPENED,), about(first["subject"]))
+    [(_, raw)] = await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(first["subject"]))
     case_id = CaseOpened.model_validate_json(raw).data.case_id
     await send(wire, second)
     [(_, raw)] = await wire.wait_for((topics.CASES_CONTACT_ADDED,), about(second["subject"]))
@@ -197,7 +197,7 @@ async def test_hundreds_of_malformed_contacts_each_end_and_none_stalls_the_valid
     await send(wire, valid, key=f"fuzz-{run}")
     # The valid one behind them all still gets its case.
     # A stall would be for ever; 120 s only allows for a loaded machine.
-    assert await wire.wait_for((topics.CASES_OPENED,), about(valid["subject"]), timeout=120)
+    assert await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(valid["subject"]), timeout=120)
     db = wire.mongo["mash_intake"]
     originals = {doc["original"] async for doc in db.rejections.find(
         {"topic": topics.CONTACTS_SUBMITTED}, {"original": 1})}

@@ -92,6 +92,29 @@ async def test_a_contact_reaches_one_outcome_and_the_referrer_hears_back(wire: W
     assert traced, "the synthetic family is known to at least one agency"
 
 
+async def test_a_red_contact_on_the_urgent_lane_stays_on_it_to_its_outcome(wire: Wire) -> None:
+    """The referrer's RED lane is read by intake, and the case's events keep
+    to RED lanes (cases opened, every agency's enquiry and finding), each read
+    by a consumer of its own, so no GREEN backlog is ahead of them."""
+    cid = f"red-{uuid.uuid4().hex[:8]}"
+    contact = known_child_contact(cid, urgency="immediate", referrer_rag="RED",
+                                  concerns=["18C"])
+    await wire.send(topics.urgent(topics.CONTACTS_SUBMITTED), contact, key=cid)
+
+    [(_, raw)] = await wire.wait_for(topics.OUTCOME_TOPICS, about(cid))
+    outcome = OutcomeRouted.model_validate_json(raw)
+    assert outcome.data.rag.value == "RED"
+    case_id = outcome.data.case_id
+    opened = [t for t, v in await wire.read(*topics.lanes(topics.CASES_OPENED))
+              if about(cid)(t, v)]
+    assert opened == [topics.urgent(topics.CASES_OPENED)]
+    on_lanes = await wire.read(*topics.lanes(topics.FINDINGS),
+                               *(t for a in agencies() for t in topics.lanes(topics.enquiries(a))))
+    mine = [t for t, v in on_lanes if json.loads(v)["data"].get("case_id") == case_id]
+    assert sorted(mine) == sorted([topics.urgent(topics.FINDINGS)] * len(agencies()) +
+                                  [topics.urgent(topics.enquiries(a)) for a in agencies()])
+
+
 async def test_the_same_contact_twice_opens_one_case_and_one_outcome(wire: Wire) -> None:
     cid = f"dup-{uuid.uuid4().hex[:8]}"
     event = known_child_contact(cid)
@@ -104,9 +127,9 @@ async def test_the_same_contact_twice_opens_one_case_and_one_outcome(wire: Wire)
     await wire.send(topics.CONTACTS_SUBMITTED, again, key=cid)
 
     hits = await wire.wait_for(topics.OUTCOME_TOPICS, about(cid))
-    await wire.wait_for((topics.CASES_OPENED,), about(cid), count=2, timeout=3)
+    await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(cid), count=2, timeout=3)
     opened = [CaseOpened.model_validate_json(v)
-              for _, v in await wire.read(topics.CASES_OPENED) if about(cid)(_, v)]
+              for _, v in await wire.read(*topics.lanes(topics.CASES_OPENED)) if about(cid)(_, v)]
     outcomes = [v for t, v in await wire.read(*topics.OUTCOME_TOPICS) if about(cid)(t, v)]
     assert len(hits) == 1
     assert len(opened) == 1

@@ -65,7 +65,7 @@ async def test_cases_in_flight_when_the_broker_restarts_empty_complete_after_rec
 
     # ... and the broker restarts empty: all of that is gone.
     await redrive_stack.restart_broker(redrive=False)
-    assert await wire.read(topics.FINDINGS, topics.CASES_OPENED) == []
+    assert await wire.read(*topics.lanes(topics.FINDINGS), *topics.lanes(topics.CASES_OPENED)) == []
     await redrive_stack.start_services(only=["decision"], env=ENV)
     assert await wire.wait_for(topics.OUTCOME_TOPICS, outcomes_of(flying), timeout=5) == [], \
         "decided without the re-drive: the test proves nothing"

@@ -41,7 +41,7 @@ async def police_wire(police_only: Stack) -> AsyncIterator[Wire]:
 
 
 async def findings_for(wire: Wire, run: str) -> list[FindingReported]:
-    return [FindingReported.model_validate_json(v) for _, v in await wire.read(topics.FINDINGS)
+    return [FindingReported.model_validate_json(v) for _, v in await wire.read(*topics.lanes(topics.FINDINGS))
             if run in json.loads(v)["subject"]]
 
 

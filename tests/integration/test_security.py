@@ -60,6 +60,6 @@ async def test_contacts_that_are_not_authentic_are_rejected_and_audited(wire: Wi
     assert by_contact[f"forged-{run}"]["signer"] == "health"
     assert by_contact[f"claims-{run}"]["signer"] == "police"
     assert any("not signed" in r for r in by_contact[f"unsigned-{run}"]["reasons"])
-    assert not await wire.wait_for((topics.CASES_OPENED,),
+    assert not await wire.wait_for(topics.lanes(topics.CASES_OPENED),
                                    lambda _t, v: run in json.loads(v)["subject"] or
                                    run in v.decode(), timeout=1)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from contracts import topics
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 AGENCIES = ("police", "health", "education", "childrens-social-care", "probation", "housing")
@@ -215,8 +217,11 @@ def test_a_research_service_reads_only_its_enquiries_and_writes_only_findings(
     for agency in AGENCIES:
         assert acl[f"research-{agency}"] == {
             ("Read", "topic", f"mash.enquiries.{agency}"),
+            ("Read", "topic", f"mash.enquiries.{agency}.urgent"),
             ("Read", "group", f"mash-research-{agency}"),
+            ("Read", "group", f"mash-research-{agency}.urgent"),
             ("Write", "topic", "mash.findings"),
+            ("Write", "topic", "mash.findings.urgent"),
             # An enquiry it can never read is dead-lettered: only that enquiry.
             ("Write", "topic", "mash.dlq"),
         }, agency
@@ -229,7 +234,25 @@ def test_a_research_service_reads_only_its_enquiries_and_writes_only_findings(
     assert ("Write", "topic", "mash.decisions") not in acl["notify"]
     for signer in (*AGENCIES, "contact-centre"):
         writes = {name for op, kind, name in acl[f"agency-{signer}"] if op == "Write"}
-        assert writes == {"mash.contacts.submitted"}
+        assert writes == {"mash.contacts.submitted", "mash.contacts.submitted.urgent"}
+
+
+def test_every_topic_a_service_reads_or_writes_is_granted_to_it(tmp_path: Path) -> None:
+    """The RED lanes included: a lane the ACLs forget is a RED contact refused in production."""
+    acl = grants(run_script(tmp_path, "acls.sh"))
+    both = [(base, topics.urgent(base)) for base in (topics.CONTACTS_SUBMITTED,
+                                                     topics.CASES_OPENED, topics.FINDINGS)]
+    (contacts, urgent_contacts), (opened, urgent_opened), (findings, urgent_findings) = both
+    expected = {
+        "intake": [("Read", contacts), ("Read", urgent_contacts),
+                   ("Write", opened), ("Write", urgent_opened)],
+        "decision": [("Read", t) for t in (opened, urgent_opened, findings, urgent_findings)],
+    }
+    for principal, grants_needed in expected.items():
+        for op, topic in grants_needed:
+            assert (op, "topic", topic) in acl[principal], (principal, op, topic)
+    groups = {name for op, kind, name in acl["intake"] if kind == "group"}
+    assert groups == {"mash-intake", "mash-intake.urgent"}
 
 
 def test_every_principal_the_services_use_has_a_scram_user(

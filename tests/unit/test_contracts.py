@@ -5,6 +5,7 @@ from pydantic import ValidationError
 
 from contracts import topics
 from contracts.agencies import agencies
+from contracts.contact import Rag
 from contracts.envelope import derived_id
 from contracts.events import ALL_EVENTS, ContactSubmitted
 from contracts.export import SCHEMAS, render
@@ -57,6 +58,19 @@ def test_topic_names_are_the_public_interface() -> None:
     assert set(topics.OUTCOME_TOPICS) == {"mash.outcomes.social-care", "mash.outcomes.early-help",
                                           "mash.outcomes.nfa"}
     assert len(set(topics.all_topics())) == len(topics.all_topics())
+
+
+def test_red_work_has_a_lane_of_its_own_where_work_queues() -> None:
+    assert topics.lane(topics.FINDINGS, Rag.RED) == "mash.findings.urgent"
+    for rag in (Rag.AMBER, Rag.GREEN):
+        assert topics.lane(topics.FINDINGS, rag) == "mash.findings"
+    assert topics.lanes(topics.enquiries("police")) == ("mash.enquiries.police",
+                                                        "mash.enquiries.police.urgent")
+    every = set(topics.all_topics())
+    for topic in topics.laned():
+        assert {topic, topics.urgent(topic)} <= every
+    # Outcomes, decisions and the rest have no lane: nothing queues there for long.
+    assert topics.urgent(topics.DECISIONS) not in every
 
 
 @pytest.mark.parametrize(
