@@ -18,7 +18,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -86,13 +85,7 @@ def is_transient(error: BaseException) -> bool:
     ):
         return True
     # WriteConflict (112) between two transactions on one case.
-    return is_conflict(error) or (isinstance(error, OperationFailure) and error.code == 251)
-
-
-def is_conflict(error: BaseException) -> bool:
-    """Two transactions wrote the same document (a case, the audit chain's
-    head): the other one commits in milliseconds, so try again at once."""
-    return isinstance(error, OperationFailure) and error.code == 112
+    return isinstance(error, OperationFailure) and error.code in (112, 251)
 
 
 @dataclass
@@ -100,17 +93,9 @@ class RetryPolicy:
     attempts: int = 5
     first_backoff: float = 0.2
     max_backoff: float = 30.0
-    max_conflict_backoff: float = 0.25
 
     def backoff(self, attempt: int) -> float:
         return float(min(self.max_backoff, self.first_backoff * 2 ** (attempt - 1)))
-
-    def conflict_backoff(self, attempt: int) -> float:
-        """Short and jittered, never the outage backoff: a service's
-        consumers (a lane and its RED lane, decision's six) all append to one
-        audit chain, and a RED handler that lost a conflict to a busy GREEN
-        consumer once waited 52 s in doubling backoffs (0.2 s ... 25.6 s)."""
-        return random.uniform(0, min(self.max_conflict_backoff, 0.01 * attempt))
 
 
 class ConsumerGuard:
@@ -208,9 +193,6 @@ class _Guard(BaseMiddleware):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if is_conflict(exc):
-                    await asyncio.sleep(policy.conflict_backoff(attempt))
-                    continue
                 if is_transient(exc):
                     log.warning(
                         "transient failure on %s/%d/%d (attempt %d): %s; retrying",

@@ -5,11 +5,11 @@ import pytest
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from pydantic import BaseModel
-from pymongo.errors import AutoReconnect, OperationFailure
+from pymongo.errors import AutoReconnect
 
 from contracts import topics
 from contracts.events import DeadLettered
-from plumbing.guard import ConsumerGuard, Delivery, RetryPolicy, is_conflict, is_transient
+from plumbing.guard import ConsumerGuard, Delivery, RetryPolicy, is_transient
 from plumbing.wire import decode_json
 
 
@@ -112,23 +112,3 @@ def test_fingerprint_differs_for_a_new_message_at_an_old_offset() -> None:
     assert first.fingerprint != reused.fingerprint
 
 
-
-
-def test_a_write_conflict_is_retried_at_once_not_after_the_outage_backoff() -> None:
-    policy = RetryPolicy()
-    waits = [policy.conflict_backoff(attempt) for attempt in range(1, 200)]
-    assert max(waits) <= policy.max_conflict_backoff
-    assert waits[0] <= 0.01
-    assert policy.backoff(8) == 25.6  # what a conflict used to wait on its eighth try
-
-
-async def test_write_conflicts_are_retried_until_handled_never_dead_lettered() -> None:
-    h = Harness()
-    conflict = OperationFailure("WriteConflict", code=112)
-    h.failures = [conflict] * 10  # more than RetryPolicy.attempts
-    assert is_conflict(conflict)
-    assert is_transient(conflict)
-    async with TestKafkaBroker(build(h)) as broker:
-        await broker.publish({"n": 1}, "in")
-    assert h.calls == 11
-    assert h.published == []
