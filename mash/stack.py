@@ -300,9 +300,8 @@ class Stack:
                 continue
             research = name.startswith("research-")
             module = "services.research" if research else f"services.{name}"
-            extra = {"MASH_AGENCY": name.removeprefix("research-")} if research else {}
-            if name == "intake":
-                extra = keys
+            extra = ({"MASH_AGENCY": name.removeprefix("research-")} if research
+                     else keys if name == "intake" else {})
             port = self._metrics_port(name, offset)
             await self._spawn(Child(name, [sys.executable, "-m", module],
                                     {**base, **extra, **self.env_for(name),

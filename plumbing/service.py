@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts import topics
 from plumbing import audit, logs, metrics, tracing, unit_of_work
 from plumbing.guard import ConsumerGuard, InvalidHandler, RetryPolicy
 from plumbing.outbox import InFlight, OutboxRelay
@@ -29,6 +30,7 @@ from plumbing.wire import decode_json
 READY_MARKER = "MASH-READY"
 
 Job = Callable[[], Awaitable[Any]]
+Handler = Callable[..., Awaitable[Any]]
 
 
 def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
@@ -121,6 +123,23 @@ class Service:
             "session_timeout_ms": self.settings.kafka_session_timeout_ms,
             "heartbeat_interval_ms": self.settings.kafka_heartbeat_interval_ms,
         }
+
+    def lanes(self, topic: str, own_group: str | None = None,
+              **options: Any) -> Callable[[Handler], Any]:
+        """Subscribe a handler to ``topic`` and to its RED lane
+        (``contracts.topics.urgent``). The lane gets a consumer group of its
+        own (``<own_group>.urgent``), so RED work is picked up while the main
+        topic's consumer works through its backlog."""
+        title = options.pop("title", topic)
+        lane_group = f"{own_group}.urgent" if own_group else "urgent"
+
+        def register(handler: Handler) -> Any:
+            on_lane = self.broker.subscriber(topics.urgent(topic), **self.subscription(lane_group),
+                                             title=f"{title} (RED lane)", **options)(handler)
+            return self.broker.subscriber(topic, **self.subscription(own_group), title=title,
+                                          **options)(on_lane)
+
+        return register
 
     def on_startup(self, job: Job) -> None:
         self._startup.append(job)

@@ -84,9 +84,7 @@ def _committed(step: domain.Step | None, before: metrics.Before | None) -> None:
         service.log.info("%s", note)
 
 
-@broker.subscriber(topics.CASES_OPENED, **service.subscription("cases-opened"), title="case opened")
-@broker.subscriber(topics.urgent(topics.CASES_OPENED), **service.subscription("cases-opened.urgent"),
-                   title="case opened at RED")
+@service.lanes(topics.CASES_OPENED, "cases-opened", title="case opened")
 async def on_case_opened(event: CaseOpened) -> None:
     step = before = None
     async with service.uow.transaction() as tx:
@@ -102,9 +100,7 @@ async def on_case_opened(event: CaseOpened) -> None:
     _committed(step, before)
 
 
-@broker.subscriber(topics.FINDINGS, **service.subscription("findings"), title="finding reported")
-@broker.subscriber(topics.urgent(topics.FINDINGS), **service.subscription("findings.urgent"),
-                   title="finding on a RED case")
+@service.lanes(topics.FINDINGS, "findings", title="finding reported")
 async def on_finding(event: FindingReported) -> None:
     step = before = None
     async with service.uow.transaction() as tx:

@@ -73,8 +73,7 @@ service = Service(
     settings.database,
     description="Normalises contacts, rejects unusable ones with reasons, opens cases and "
                 "sends one enquiry to every agency.",
-    on_invalid={topics.CONTACTS_SUBMITTED: reject,
-                topics.urgent(topics.CONTACTS_SUBMITTED): reject},
+    on_invalid=dict.fromkeys(topics.lanes(topics.CONTACTS_SUBMITTED), reject),
 )
 service.on_startup(lambda: store.ensure_indexes(service.db))
 
@@ -108,19 +107,14 @@ for _agency in agencies():
                      title=f"RED enquiry to {_agency}")
 
 
-@broker.subscriber(topics.CONTACTS_SUBMITTED, **service.subscription(), title="contact submitted",
-                   description="Agencies publish contacts here as CloudEvents (structured mode): "
-                               "mash.contact.submitted (canonical) or an agency format named by "
-                               "its type; see contracts/schemas/formats/. Each is signed "
-                               "by its sender: Kafka headers mash-signer and mash-signature "
-                               "(base64 Ed25519 over the value).",
-                   decoder=verified_json)
-@broker.subscriber(topics.urgent(topics.CONTACTS_SUBMITTED), **service.subscription("urgent"),
-                   title="contact submitted at RED",
-                   description="The same contacts, signed the same way, that the referrer "
-                               "judges RED: read by a consumer of their own, so they never wait "
-                               "behind a backlog on mash.contacts.submitted.",
-                   decoder=verified_json)
+@service.lanes(topics.CONTACTS_SUBMITTED, title="contact submitted",
+               description="Agencies publish contacts here as CloudEvents (structured mode): "
+                           "mash.contact.submitted (canonical) or an agency format named by "
+                           "its type; see contracts/schemas/formats/. Each is signed "
+                           "by its sender: Kafka headers mash-signer and mash-signature "
+                           "(base64 Ed25519 over the value). A contact the referrer judges "
+                           "RED goes on the RED lane.",
+               decoder=verified_json)
 async def on_contact(submission: Submission, message: KafkaMessage) -> None:
     # Any format to the canonical contact; a ValidationError is a rejection.
     event = formats.parse(submission.model_dump())

@@ -54,10 +54,7 @@ broker.publisher(topics.urgent(topics.FINDINGS), schema=FindingReported,
                  title=f"finding on a RED case from {settings.agency}")
 
 
-@broker.subscriber(topics.enquiries(settings.agency), **service.subscription(),
-                   title=f"enquiry to {settings.agency}")
-@broker.subscriber(topics.urgent(topics.enquiries(settings.agency)),
-                   **service.subscription("urgent"), title=f"RED enquiry to {settings.agency}")
+@service.lanes(topics.enquiries(settings.agency), title=f"enquiry to {settings.agency}")
 async def on_enquiry(enquiry: EnquiryRequested) -> None:
     if await store.enqueue(service.db, enquiry, domain.priority(enquiry.data.rag), utc_now()):
         metrics.ENQUIRIES_RECEIVED.labels(agency=settings.agency, rag=enquiry.data.rag.value).inc()
