@@ -25,6 +25,11 @@ OUTBOX_OLDEST_AGE = Gauge(
 DEAD_LETTERS = Counter(
     "mash_dead_letters", "Messages this service dead-lettered, by the topic they came from.",
     ["topic"])
+RETRIES = Counter(
+    "mash_handler_retries",
+    "Messages handled again after a transient failure, by topic and reason: 'conflict' (another "
+    "transaction wrote the same document first) or 'outage' (database or broker away).",
+    ["topic", "reason"])
 CONSUMER_LAG = Gauge(
     "mash_consumer_lag",
     "Messages behind the end of the topic, over the partitions this process reads.", ["topic"])

@@ -1,5 +1,6 @@
-"""One transaction per message: the state change, the events it causes and
-the record that this message has been handled, committed together.
+"""One transaction per message: the state change, the events it causes, its
+audit entries and the record that this message has been handled, committed
+together.
 
 This is the transactional outbox with an idempotent consumer: after a crash
 at any point either all of it happened (and a redelivery is skipped) or none
@@ -7,9 +8,10 @@ of it did (and the redelivery does it).
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -17,6 +19,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import Event, utc_now
+from plumbing import audit
 from plumbing.tracing import trace_headers
 from plumbing.wire import headers_for
 
@@ -31,6 +34,7 @@ class Transaction:
     consumer: str
     _pending: list[dict[str, Any]] = field(default_factory=list)
     _processed: list[str] = field(default_factory=list)
+    _notes: list[audit.Note] = field(default_factory=list)
 
     async def already_processed(self, event_id: str) -> bool:
         found = await self.db[PROCESSED].find_one(
@@ -56,6 +60,11 @@ class Transaction:
             }
         )
 
+    def audit(self, *, actor: str, action: str, case_id: str | None = None,
+              what: Mapping[str, Any] | None = None, at: datetime | None = None) -> None:
+        """Put an entry on the audit chain when this transaction commits."""
+        self._notes.append(audit.Note(actor, action, case_id, what or {}, at or utc_now()))
+
     async def _flush(self) -> None:
         now = utc_now()
         if self._processed:
@@ -65,6 +74,9 @@ class Transaction:
             )
         if self._pending:
             await self.db[OUTBOX].insert_many(self._pending, session=self.session)
+        # Last: every transaction of the service writes the chain's head.
+        if self._notes:
+            await audit.append(self.db, self.session, self._notes)
 
 
 class UnitOfWork:

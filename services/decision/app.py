@@ -16,7 +16,7 @@ from contracts.casework import (
 )
 from contracts.envelope import utc_now
 from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingReported
-from plumbing import audit, logs, tracing
+from plumbing import logs, tracing
 from plumbing.service import Service
 from plumbing.unit_of_work import Transaction
 from services.decision import domain, metrics, store
@@ -49,25 +49,25 @@ broker.publisher(topics.SLA_BREACHED, schema=SlaBreached, title="timescale breac
 async def _apply(tx: Transaction, step: domain.Step) -> None:
     await store.save(tx, step.case)
     for topic, event in step.emit:
-        await _audit(tx, event)
+        _audit(tx, event)
         tx.emit(topic, event)
 
 
-async def _audit(tx: Transaction, event: Any) -> None:
+def _audit(tx: Transaction, event: Any) -> None:
     """Every change to a case's decision, and every decision made, on the chain."""
     if isinstance(event, CaseChanged):
         d = event.data
-        await audit.append(tx, actor=d.actor.actor_id, action=d.kind.value, case_id=d.case_id,
-                           at=d.at, what={"role": d.actor.role, "rag": d.rag, "outcome": d.outcome,
-                                          "rule_ids": d.rule_ids, "text": d.text,
-                                          "event_id": event.id})
+        tx.audit(actor=d.actor.actor_id, action=d.kind.value, case_id=d.case_id,
+                 at=d.at, what={"role": d.actor.role, "rag": d.rag, "outcome": d.outcome,
+                                "rule_ids": d.rule_ids, "text": d.text,
+                                "event_id": event.id})
     elif isinstance(event, DecisionMade):
         made = event.data
-        await audit.append(tx, actor="decision", action="decision published",
-                           case_id=made.case_id,
-                           what={"decision_id": event.id,
-                                 "rule_ids": [r.rule_id for r in made.reasons],
-                                 **made.model_dump(mode="json", include=_DECIDED)})
+        tx.audit(actor="decision", action="decision published",
+                 case_id=made.case_id,
+                 what={"decision_id": event.id,
+                       "rule_ids": [r.rule_id for r in made.reasons],
+                       **made.model_dump(mode="json", include=_DECIDED)})
 
 
 _DECIDED = {"rag", "outcome", "level_of_need", "rule_set_version", "decided_by", "proposed_rag",
@@ -148,7 +148,7 @@ async def on_command(command: DecisionCommand) -> None:
         if case is None or case.opened is None:
             service.log.warning("command for unknown case %s refused", command.data.case_id)
             refusal = domain.unknown_case_refusal(command, clock())
-            await _audit(tx, refusal)
+            _audit(tx, refusal)
             tx.emit(topics.CASE_HISTORY, refusal)
             return
         before = metrics.Before.of(case)

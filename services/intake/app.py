@@ -14,7 +14,6 @@ from contracts.envelope import utc_now
 from contracts.events import CaseOpened, ContactAdded, ContactRejected, EnquiryRequested
 from contracts.formats import Submission
 from contracts.signing import SIGNER_HEADER, load_public_keys
-from plumbing import audit
 from plumbing.guard import Delivery, Unusable
 from plumbing.service import Service
 from plumbing.wire import preserve
@@ -49,7 +48,7 @@ async def reject(delivery: Delivery, error: Exception) -> None:
         tx.mark_processed(rejected.id)
         await store.save_rejection(tx, rejected)
         signer = error.facts.get("signer") if isinstance(error, Unusable) else None
-        await audit.append(tx, actor="intake", action="contact rejected", what={
+        tx.audit(actor="intake", action="contact rejected", what={
             "rejection_id": rejected.id, "contact_id": rejected.data.contact_id,
             "referrer_agency": rejected.data.referrer_agency, "signer": signer,
             "where": f"{delivery.topic}/{delivery.partition}/{delivery.offset}",
@@ -141,9 +140,9 @@ async def on_contact(submission: Submission, message: KafkaMessage) -> None:
         if existing is not None:
             await store.record_resubmission(tx, event.id, existing, agency, reference,
                                             contact.contact_id, now)
-            await audit.append(tx, actor="intake", action="resubmission recorded",
-                               case_id=existing, what={"contact_id": contact.contact_id,
-                                                       "event_id": event.id, "signer": signer})
+            tx.audit(actor="intake", action="resubmission recorded",
+                     case_id=existing, what={"contact_id": contact.contact_id,
+                                             "event_id": event.id, "signer": signer})
             service.log.info("resubmission of %s: case %s already holds it", contact.contact_id,
                              existing)
             return
@@ -165,16 +164,16 @@ async def on_contact(submission: Submission, message: KafkaMessage) -> None:
                                   contact_id=contact.contact_id, reason=reason,
                                   children=who.children, incident=incident, at=now)
             await store.save_people(tx, who, case_id, now)
-            await audit.append(tx, actor="intake", action="contact added", case_id=case_id,
-                               what={"contact_id": contact.contact_id, "event_id": event.id,
-                                     "signer": signer, "reason": reason})
+            tx.audit(actor="intake", action="contact added", case_id=case_id,
+                     what={"contact_id": contact.contact_id, "event_id": event.id,
+                           "signer": signer, "reason": reason})
             tx.emit(topics.CASES_CONTACT_ADDED, domain.contact_added(event, case_id, reason, now))
         else:
             opened, enquiries = domain.open_case(event, agencies(), windows, now)
             case_id = opened.data.case_id
             await store.save_case(tx, opened, who.children, incident, household)
             await store.save_people(tx, who, case_id, now)
-            await audit.append(tx, actor="intake", action="case opened", case_id=case_id, what={
+            tx.audit(actor="intake", action="case opened", case_id=case_id, what={
                 "contact_id": contact.contact_id, "event_id": event.id, "signer": signer,
                 "triage_rag": opened.data.triage_rag.value,
                 "on": "triage of the referrer's RAG, urgency and concern codes",

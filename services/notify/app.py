@@ -17,7 +17,6 @@ from contracts.events import (
     OutcomeRouted,
     ReferrerFeedback,
 )
-from plumbing import audit
 from plumbing.service import Service
 from services.notify import domain, metrics, store
 from services.notify.settings import NotifySettings
@@ -62,13 +61,13 @@ async def on_decision(decision: DecisionMade) -> None:
         tx.mark_processed(decision.id)
         topic, outcome = domain.route(decision, ack_window)
         await store.record_delivery(tx, topic, outcome)
-        await audit.append(tx, actor="notify", action="outcome delivered",
-                           case_id=decision.data.case_id, what={
-                               "outcome_id": outcome.id, "decision_id": decision.id,
-                               "topic": topic, "destination": outcome.data.destination.value,
-                               "rag": decision.data.rag.value,
-                               "outcome": decision.data.outcome.value,
-                               "decided_by": decision.data.decided_by})
+        tx.audit(actor="notify", action="outcome delivered",
+                 case_id=decision.data.case_id, what={
+                     "outcome_id": outcome.id, "decision_id": decision.id,
+                     "topic": topic, "destination": outcome.data.destination.value,
+                     "rag": decision.data.rag.value,
+                     "outcome": decision.data.outcome.value,
+                     "decided_by": decision.data.decided_by})
         tx.emit(topic, outcome)
         told = domain.feedback(decision, agencies())
         if told is not None:
@@ -90,9 +89,9 @@ async def on_ack(ack: OutcomeAcknowledged) -> None:
         tx.mark_processed(ack.id)
         found = await store.record_ack(tx, ack)
         if found is not None:
-            await audit.append(tx, actor=ack.data.team, action="outcome acknowledged",
-                               case_id=ack.data.case_id, at=ack.data.acknowledged_at,
-                               what={"outcome_id": ack.data.outcome_id, "ack_id": ack.id})
+            tx.audit(actor=ack.data.team, action="outcome acknowledged",
+                     case_id=ack.data.case_id, at=ack.data.acknowledged_at,
+                     what={"outcome_id": ack.data.outcome_id, "ack_id": ack.id})
     if found is None:
         service.log.warning("case %s: acknowledgement of an outcome not open here (%s)",
                             ack.data.case_id, ack.data.outcome_id)
@@ -107,10 +106,10 @@ async def escalate() -> None:
         async with service.uow.transaction() as tx:
             if not await store.mark_escalated(tx, doc["_id"], now):
                 continue
-            await audit.append(tx, actor="notify", action="outcome escalated",
-                               case_id=doc["case_id"], at=now, what={
-                                   "outcome_id": doc["_id"], "destination": doc["destination"],
-                                   "ack_due": doc["ack_due"]})
+            tx.audit(actor="notify", action="outcome escalated",
+                     case_id=doc["case_id"], at=now, what={
+                         "outcome_id": doc["_id"], "destination": doc["destination"],
+                         "ack_due": doc["ack_due"]})
             tx.emit(topics.OUTCOME_ESCALATIONS, domain.escalation(
                 doc["_id"], doc["case_id"], doc["correlation_id"], Destination(doc["destination"]),
                 Outcome(doc["outcome"]), Rag(doc["rag"]), doc["ack_due"], now))

@@ -16,7 +16,7 @@ from contracts import topics
 from contracts.agencies import is_agency
 from contracts.envelope import utc_now
 from contracts.events import EnquiryRequested, FindingReported
-from plumbing import audit, logs, tracing
+from plumbing import logs, tracing
 from plumbing.service import Service
 from services.research import domain, metrics, store
 from services.research.policy import load_policy
@@ -74,19 +74,19 @@ async def answer_one() -> bool:
                 records = await store.records_for(tx, enquiry)
                 finding, used = domain.answer(enquiry, records, policy, utc_now())
                 await store.audit_disclosure(tx, enquiry, finding, used, policy.version)
-                await audit.append(tx, actor=service.name, action="disclosed",
-                                   case_id=finding.data.case_id, at=finding.data.answered_at, what={
-                                       "enquiry_id": enquiry.data.enquiry_id,
-                                       "finding_id": finding.id, "asked_by": enquiry.source,
-                                       "purpose": enquiry.data.purpose,
-                                       "lawful_basis": finding.data.lawful_basis,
-                                       "rag": enquiry.data.rag.value,
-                                       "consent": enquiry.data.consent.value,
-                                       "level": finding.data.disclosure_level,
-                                       "policy_version": policy.version,
-                                       "result": finding.data.result,
-                                       "items": len(finding.data.items),
-                                       "records_drawn_on": used})
+                tx.audit(actor=service.name, action="disclosed",
+                         case_id=finding.data.case_id, at=finding.data.answered_at, what={
+                             "enquiry_id": enquiry.data.enquiry_id,
+                             "finding_id": finding.id, "asked_by": enquiry.source,
+                             "purpose": enquiry.data.purpose,
+                             "lawful_basis": finding.data.lawful_basis,
+                             "rag": enquiry.data.rag.value,
+                             "consent": enquiry.data.consent.value,
+                             "level": finding.data.disclosure_level,
+                             "policy_version": policy.version,
+                             "result": finding.data.result,
+                             "items": len(finding.data.items),
+                             "records_drawn_on": used})
                 await store.mark_answered(tx, enquiry.id, finding.id, utc_now())
                 tx.emit(topics.lane(topics.FINDINGS, enquiry.data.rag), finding)
     except OperationFailure as conflict:

@@ -78,7 +78,7 @@ async def test_verifying_a_live_chain_while_it_grows_finds_nothing_wrong(wire: W
     async def append_many() -> None:
         for n in range(150):
             async with uow.transaction() as tx:
-                await audit.append(tx, actor="test", action="appended", what={"n": n})
+                tx.audit(actor="test", action="appended", what={"n": n})
 
     writer = asyncio.create_task(append_many())
     checks = []

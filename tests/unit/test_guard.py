@@ -5,11 +5,11 @@ import pytest
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from pydantic import BaseModel
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, OperationFailure
 
 from contracts import topics
 from contracts.events import DeadLettered
-from plumbing.guard import ConsumerGuard, Delivery, RetryPolicy, is_transient
+from plumbing.guard import ConsumerGuard, Delivery, RetryPolicy, is_conflict, is_transient
 from plumbing.wire import decode_json
 
 
@@ -111,4 +111,29 @@ def test_fingerprint_differs_for_a_new_message_at_an_old_offset() -> None:
     assert first.fingerprint == again.fingerprint
     assert first.fingerprint != reused.fingerprint
 
+
+def test_a_write_conflict_waits_milliseconds_growing_to_a_second_not_the_outage_backoff() -> None:
+    policy = RetryPolicy()
+    first = [policy.conflict_backoff(1) for _ in range(200)]
+    late = [policy.conflict_backoff(40) for _ in range(200)]
+    assert max(first) <= 0.005
+    assert max(late) <= policy.max_conflict_backoff
+    assert max(late) > 0.5  # grown: many consumers on one document spread out
+    assert len(set(first)) > 100  # random: two that met once do not meet again in step
+    assert policy.backoff(8) == 25.6  # what the eighth conflict used to wait
+
+
+async def test_write_conflicts_are_retried_until_handled_and_do_not_use_up_attempts() -> None:
+    h = Harness()
+    conflict = OperationFailure("WriteConflict", code=112)
+    assert is_conflict(conflict)
+    assert is_transient(conflict)
+    # More conflicts than attempts, then a bug: still three real attempts.
+    h.failures = [conflict] * 10 + [RuntimeError("bug")] * 3
+    async with TestKafkaBroker(build(h)) as broker:
+        await broker.publish({"n": 1}, "in")
+    assert h.calls == 13
+    [(topic, value)] = h.published
+    assert topic == topics.DLQ
+    assert DeadLettered.model_validate_json(value).data.attempts == 3
 
