@@ -122,6 +122,7 @@ class Service:
             "ack_policy": AckPolicy.ACK,
             "session_timeout_ms": self.settings.kafka_session_timeout_ms,
             "heartbeat_interval_ms": self.settings.kafka_heartbeat_interval_ms,
+            "fetch_max_wait_ms": self.settings.kafka_fetch_max_wait_ms,
         }
 
     def lanes(self, topic: str, own_group: str | None = None,
