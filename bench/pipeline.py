@@ -675,8 +675,11 @@ class Bench:
                 # The target is past what this machine sustains, so its
                 # latencies are queueing time. Latency is also measured where
                 # the pipeline keeps up: at half the burst's throughput.
+                # After a pause, so that it does not start in the target's wake.
+                await asyncio.sleep(5.0)
                 half = round(burst["contacts_per_s"] / 2, 2)
-                result["within_capacity"] = await self._steady_at(half, seconds, o.seed + 6, "h")
+                result["within_capacity"] = await self._steady_at(
+                    half, max(30.0, seconds), o.seed + 6, "h")
         self.results["steady"] = result
 
     async def _steady_at(self, rate: float, seconds: float, seed: int, tag: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from contracts import topics
 from plumbing import audit, logs, metrics, tracing, unit_of_work
 from plumbing.guard import ConsumerGuard, InvalidHandler, RetryPolicy
 from plumbing.outbox import InFlight, OutboxRelay
+from plumbing.rebalance import RewindStaleOffsets
 from plumbing.settings import ServiceSettings
 from plumbing.unit_of_work import UnitOfWork
 from plumbing.wire import decode_json
@@ -123,7 +124,16 @@ class Service:
             "session_timeout_ms": self.settings.kafka_session_timeout_ms,
             "heartbeat_interval_ms": self.settings.kafka_heartbeat_interval_ms,
             "fetch_max_wait_ms": self.settings.kafka_fetch_max_wait_ms,
+            # A restarted embedded broker must not leave a partition's start unread.
+            "listener": RewindStaleOffsets(self._consumer_of),
         }
+
+    def _consumer_of(self, listener: RewindStaleOffsets) -> AIOKafkaConsumer | None:
+        for subscriber in self.broker.subscribers:
+            if getattr(subscriber, "_listener", None) is listener:
+                consumer = getattr(subscriber, "consumer", None)
+                return consumer if isinstance(consumer, AIOKafkaConsumer) else None
+        return None
 
     def lanes(self, topic: str, own_group: str | None = None,
               **options: Any) -> Callable[[Handler], Any]:
