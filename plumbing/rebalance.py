@@ -5,9 +5,10 @@ partition begins again at offset 0. A consumer that was working through a
 prefetched batch when it went away keeps acknowledging those records, and
 each acknowledgement commits the old offset to the new broker. When the group
 is joined again, consumption resumes at that stale offset and the first
-messages of the new partition are never read: a fault test saw intake resume
-at offsets 60-76 of partitions holding 10-20 records, and 135 of 500 contacts
-went unread. A committed offset past the end of its partition can only be
+messages of the new partition are never read: in a fault test intake resumed
+at offsets 60-76 of the new partitions and 135 of 500 contacts went unread; in
+another it found offsets 35-43 committed on partitions holding 8-9 records.
+A committed offset past the end of its partition can only be
 such a leftover (Kafka never commits past what it handed out), so on every
 assignment it is replaced by the start of the partition: everything is read
 again and the idempotent handlers skip what they have already done.
