@@ -65,6 +65,7 @@ from contracts.contact import Consent, ConsentState, Contact, Rag, Urgency
 from mash.demo import SOURCES, Account, Message, agency_event, day_of_contacts, make_contact, submit, watch
 from mash.keys import KeyRing
 from mash.stack import Stack
+from plumbing.settings import ServiceSettings
 from synthetic import population
 from tests.embedded import stack_settings
 
@@ -210,7 +211,8 @@ async def follow(bootstrap: str, tally: Tally, stop: asyncio.Event) -> None:
     consumer = AIOKafkaConsumer(*topics.lanes(topics.FINDINGS), *topics.lanes(topics.CASES_OPENED),
                                 topics.DECISIONS, bootstrap_servers=bootstrap,
                                 group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False, fetch_max_wait_ms=50)
+                                enable_auto_commit=False,
+                                fetch_max_wait_ms=ServiceSettings().kafka_fetch_max_wait_ms)
     await consumer.start()
     try:
         while not stop.is_set():

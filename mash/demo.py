@@ -59,6 +59,7 @@ from contracts.formats.probation import (
 )
 from mash.keys import KeyRing, signer_of
 from mash.settings import StackSettings
+from plumbing.settings import ServiceSettings
 from synthetic import Family, Person, population
 
 # Sources in the proportions a MASH sees: police notifications the largest
@@ -450,10 +451,10 @@ async def watch(bootstrap: str, account: Account, stop: asyncio.Event,
         bootstrap_servers=bootstrap, group_id=f"mash-demo-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest", enable_auto_commit=False,
         session_timeout_ms=6000, heartbeat_interval_ms=1000,
-        # The embedded broker holds an empty fetch for the whole wait even when
-        # an outcome arrives (see MASH_KAFKA_FETCH_MAX_WAIT_MS): 500 ms would
-        # be added to every time shown.
-        fetch_max_wait_ms=50,
+        # The services' own wait (MASH_KAFKA_FETCH_MAX_WAIT_MS): the embedded
+        # broker holds an empty fetch for all of it, so aiokafka's 500 ms
+        # would be added to every time shown.
+        fetch_max_wait_ms=ServiceSettings().kafka_fetch_max_wait_ms,
     )
     await consumer.start()
     try:

@@ -108,7 +108,7 @@ class Note:
 
 
 async def append(db: AsyncDatabase[dict[str, Any]], session: AsyncClientSession,
-                 notes: list[Note]) -> list[dict[str, Any]]:
+                 notes: list[Note]) -> None:
     """Append ``notes`` in order, in the caller's transaction (with its
     effect or not at all): three writes however many notes."""
     head = await db[HEAD].find_one_and_update(
@@ -126,7 +126,6 @@ async def append(db: AsyncDatabase[dict[str, Any]], session: AsyncClientSession,
         prev = entry["hash"]
     await db[AUDIT].insert_many(entries, session=session)
     await db[HEAD].update_one({"_id": _HEAD_ID}, {"$set": {"hash": prev}}, session=session)
-    return entries
 
 
 async def read(db: AsyncDatabase[dict[str, Any]]) -> tuple[list[dict[str, Any]],

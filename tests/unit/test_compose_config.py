@@ -240,13 +240,10 @@ def test_a_research_service_reads_only_its_enquiries_and_writes_only_findings(
 def test_every_topic_a_service_reads_or_writes_is_granted_to_it(tmp_path: Path) -> None:
     """The RED lanes included: a lane the ACLs forget is a RED contact refused in production."""
     acl = grants(run_script(tmp_path, "acls.sh"))
-    both = [(base, topics.urgent(base)) for base in (topics.CONTACTS_SUBMITTED,
-                                                     topics.CASES_OPENED, topics.FINDINGS)]
-    (contacts, urgent_contacts), (opened, urgent_opened), (findings, urgent_findings) = both
+    contacts, opened = topics.lanes(topics.CONTACTS_SUBMITTED), topics.lanes(topics.CASES_OPENED)
     expected = {
-        "intake": [("Read", contacts), ("Read", urgent_contacts),
-                   ("Write", opened), ("Write", urgent_opened)],
-        "decision": [("Read", t) for t in (opened, urgent_opened, findings, urgent_findings)],
+        "intake": [("Read", t) for t in contacts] + [("Write", t) for t in opened],
+        "decision": [("Read", t) for t in (*opened, *topics.lanes(topics.FINDINGS))],
     }
     for principal, grants_needed in expected.items():
         for op, topic in grants_needed:
