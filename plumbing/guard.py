@@ -26,7 +26,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka.errors import KafkaError
 from faststream import BaseMiddleware
@@ -42,6 +42,7 @@ from plumbing import logs, metrics
 from plumbing.wire import decode_key, headers_for, preserve
 
 log = logging.getLogger("mash.guard")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,25 @@ class RetryPolicy:
         same document stop meeting, growing so that many of them spread out."""
         ceiling = min(self.max_conflict_backoff, self.first_conflict_backoff * 2 ** min(attempt - 1, 20))
         return random.uniform(0, ceiling)
+
+
+async def retry_conflicts(work: Callable[[], Awaitable[T]], policy: RetryPolicy,
+                          limit: int = 20) -> T:
+    """Run one transaction, and again after each write conflict on the
+    conflict backoff, raising the conflict after `limit` of them.
+
+    For background jobs (a sweep, a queue worker), which have no message for
+    the guard to hold back: without it one conflict on one case failed the
+    whole job, and it waited out the outage backoff."""
+    conflicts = 0
+    while True:
+        try:
+            return await work()
+        except OperationFailure as error:
+            conflicts += 1
+            if not is_conflict(error) or conflicts >= limit:
+                raise
+            await asyncio.sleep(policy.conflict_backoff(conflicts))
 
 
 class ConsumerGuard:

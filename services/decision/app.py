@@ -2,7 +2,11 @@
 decisions, and the sweeper for deadlines and timescales."""
 
 import time
+from datetime import datetime
+from functools import partial
 from typing import Any
+
+from pymongo.errors import OperationFailure
 
 from contracts import topics
 from contracts.agencies import agencies
@@ -17,6 +21,7 @@ from contracts.casework import (
 from contracts.envelope import utc_now
 from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingReported
 from plumbing import logs, tracing
+from plumbing.guard import is_conflict, retry_conflicts
 from plumbing.service import Service
 from plumbing.unit_of_work import Transaction
 from services.decision import domain, metrics, store
@@ -190,19 +195,33 @@ async def on_escalation(event: OutcomeEscalated) -> None:
     _committed(step, before)
 
 
+async def _sweep_case(case_id: str, now: datetime) -> tuple[domain.Step | None, metrics.Before | None]:
+    async with service.uow.transaction() as tx:
+        case = await store.load(tx, case_id)
+        if case is None:
+            return None, None
+        before = metrics.Before.of(case)
+        step = domain.sla(case, now, policy)
+        await _apply(tx, step)
+    return step, before
+
+
 async def sweep() -> None:
     """Research deadlines and timescales, read from the database, not a timer:
-    a restart loses none."""
+    a restart loses none. A case that keeps meeting write conflicts is left
+    for the next sweep; the others are swept now."""
     now = clock()
     for case_id, trace in (await store.due_for_sweep(service.db, now)).items():
-        step = before = None
         with logs.about(case_id), tracing.continued(trace, "decision sweep"):
-            async with service.uow.transaction() as tx:
-                case = await store.load(tx, case_id)
-                if case is not None:
-                    before = metrics.Before.of(case)
-                    step = domain.sla(case, now, policy)
-                    await _apply(tx, step)
+            try:
+                step, before = await retry_conflicts(partial(_sweep_case, case_id, now),
+                                                     service.guard.policy)
+            except OperationFailure as error:
+                if not is_conflict(error):
+                    raise
+                service.log.warning("case %s: write conflicts on every try; "
+                                    "left for the next sweep", case_id)
+                continue
             _committed(step, before)
 
 

@@ -10,13 +10,12 @@ any backlog without growing memory, and survives a restart.
 import asyncio
 import contextlib
 
-from pymongo.errors import OperationFailure
-
 from contracts import topics
 from contracts.agencies import is_agency
 from contracts.envelope import utc_now
 from contracts.events import EnquiryRequested, FindingReported
 from plumbing import logs, tracing
+from plumbing.guard import retry_conflicts
 from plumbing.service import Service
 from services.research import domain, metrics, store
 from services.research.policy import load_policy
@@ -61,38 +60,47 @@ async def on_enquiry(enquiry: EnquiryRequested) -> None:
         work.set()
 
 
+async def _answer_next() -> tuple[EnquiryRequested, FindingReported] | None:
+    """One transaction: the most urgent waiting enquiry, answered; None when
+    none is waiting."""
+    async with service.uow.transaction() as tx:
+        pending = await store.next_pending(tx)
+        if pending is None:
+            return None
+        enquiry, trace = pending
+        with (logs.about(enquiry.data.case_id),
+              tracing.continued(trace, f"{enquiry.data.agency} research")):
+            records = await store.records_for(tx, enquiry)
+            finding, used = domain.answer(enquiry, records, policy, utc_now())
+            await store.audit_disclosure(tx, enquiry, finding, used, policy.version)
+            tx.audit(actor=service.name, action="disclosed",
+                     case_id=finding.data.case_id, at=finding.data.answered_at, what={
+                         "enquiry_id": enquiry.data.enquiry_id,
+                         "finding_id": finding.id, "asked_by": enquiry.source,
+                         "purpose": enquiry.data.purpose,
+                         "lawful_basis": finding.data.lawful_basis,
+                         "rag": enquiry.data.rag.value,
+                         "consent": enquiry.data.consent.value,
+                         "level": finding.data.disclosure_level,
+                         "policy_version": policy.version,
+                         "result": finding.data.result,
+                         "items": len(finding.data.items),
+                         "records_drawn_on": used})
+            await store.mark_answered(tx, enquiry.id, finding.id, utc_now())
+            tx.emit(topics.lane(topics.FINDINGS, enquiry.data.rag), finding)
+    return enquiry, finding
+
+
 async def answer_one() -> bool:
-    """Answer the most urgent waiting enquiry; False when none is waiting."""
-    try:
-        async with service.uow.transaction() as tx:
-            pending = await store.next_pending(tx)
-            if pending is None:
-                return False
-            enquiry, trace = pending
-            with (logs.about(enquiry.data.case_id),
-                  tracing.continued(trace, f"{enquiry.data.agency} research")):
-                records = await store.records_for(tx, enquiry)
-                finding, used = domain.answer(enquiry, records, policy, utc_now())
-                await store.audit_disclosure(tx, enquiry, finding, used, policy.version)
-                tx.audit(actor=service.name, action="disclosed",
-                         case_id=finding.data.case_id, at=finding.data.answered_at, what={
-                             "enquiry_id": enquiry.data.enquiry_id,
-                             "finding_id": finding.id, "asked_by": enquiry.source,
-                             "purpose": enquiry.data.purpose,
-                             "lawful_basis": finding.data.lawful_basis,
-                             "rag": enquiry.data.rag.value,
-                             "consent": enquiry.data.consent.value,
-                             "level": finding.data.disclosure_level,
-                             "policy_version": policy.version,
-                             "result": finding.data.result,
-                             "items": len(finding.data.items),
-                             "records_drawn_on": used})
-                await store.mark_answered(tx, enquiry.id, finding.id, utc_now())
-                tx.emit(topics.lane(topics.FINDINGS, enquiry.data.rag), finding)
-    except OperationFailure as conflict:
-        if conflict.code == 112:  # another worker answered it first
-            return True
-        raise
+    """Answer the most urgent waiting enquiry; False when none is waiting.
+
+    A write conflict (the enquiry handler, or another replica, wrote the audit
+    head or this enquiry first) is tried again after a short random wait: an
+    immediate retry met the same open transaction again."""
+    answered = await retry_conflicts(_answer_next, service.guard.policy)
+    if answered is None:
+        return False
+    enquiry, finding = answered
     metrics.FINDINGS_DISCLOSED.labels(agency=settings.agency, result=finding.data.result,
                                       disclosure=finding.data.disclosure_level).inc()
     metrics.RESPONSE_SECONDS.labels(agency=settings.agency).observe(

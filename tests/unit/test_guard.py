@@ -9,7 +9,14 @@ from pymongo.errors import AutoReconnect, OperationFailure
 
 from contracts import topics
 from contracts.events import DeadLettered
-from plumbing.guard import ConsumerGuard, Delivery, RetryPolicy, is_conflict, is_transient
+from plumbing.guard import (
+    ConsumerGuard,
+    Delivery,
+    RetryPolicy,
+    is_conflict,
+    is_transient,
+    retry_conflicts,
+)
 from plumbing.wire import decode_json
 
 
@@ -137,3 +144,44 @@ async def test_write_conflicts_are_retried_until_handled_and_do_not_use_up_attem
     assert topic == topics.DLQ
     assert DeadLettered.model_validate_json(value).data.attempts == 3
 
+
+
+async def test_a_background_transaction_is_run_again_after_conflicts_until_it_commits() -> None:
+    tries = 0
+
+    async def work() -> str:
+        nonlocal tries
+        tries += 1
+        if tries < 4:
+            raise OperationFailure("WriteConflict", code=112)
+        return "committed"
+
+    assert await retry_conflicts(work, RetryPolicy(first_conflict_backoff=0.001)) == "committed"
+    assert tries == 4
+
+
+async def test_a_background_transaction_gives_up_after_its_limit_of_conflicts() -> None:
+    tries = 0
+
+    async def work() -> None:
+        nonlocal tries
+        tries += 1
+        raise OperationFailure("WriteConflict", code=112)
+
+    with pytest.raises(OperationFailure) as raised:
+        await retry_conflicts(work, RetryPolicy(first_conflict_backoff=0.001), limit=3)
+    assert is_conflict(raised.value)
+    assert tries == 3
+
+
+async def test_any_other_failure_of_a_background_transaction_is_raised_at_once() -> None:
+    tries = 0
+
+    async def work() -> None:
+        nonlocal tries
+        tries += 1
+        raise OperationFailure("duplicate key", code=11000)
+
+    with pytest.raises(OperationFailure):
+        await retry_conflicts(work, RetryPolicy(first_conflict_backoff=0.001))
+    assert tries == 1
