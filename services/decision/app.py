@@ -230,7 +230,7 @@ service.every(settings.sweep_seconds, sweep)
 
 async def observe() -> None:
     """The live picture: open cases, outstanding timescales, agencies awaited."""
-    cases = await store.open_cases(service.db, clock())
+    cases = await store.open_cases(service.db, clock(), agencies())
     metrics.publish(metrics.snapshot(cases, clock(), agencies()))
 
 

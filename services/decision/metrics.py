@@ -13,10 +13,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.casework import SlaBreached, SlaWarning
+from contracts.contact import Rag
 from contracts.events import DecisionData
 from plumbing.metrics import DEADLINE_BUCKETS
 from services.decision.domain import CaseRecord, Step, Timescale
@@ -84,7 +87,55 @@ def band(left: timedelta) -> str:
     return "later"
 
 
-def rag_of(case: CaseRecord) -> str:
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Rated(_Part):
+    rag: Rag
+
+
+class _Opened(_Part):
+    triage_rag: Rag
+    expected_agencies: list[str] = Field(default_factory=list)
+
+
+class _Owed(_Part):
+    timescale: str
+    due_at: AwareDatetime
+    met_at: AwareDatetime | None = None
+    withdrawn_at: AwareDatetime | None = None
+
+
+class LiveCase(_Part):
+    """What the gauges read of one case: its document's paths that they use,
+    no more. Read for every open case every few seconds, so a whole record
+    (the contact, every finding's items, the history) each time cost the
+    database time that grew with the backlog, and took it from the pipeline."""
+
+    state: str
+    decision: _Rated | None = None
+    proposal: _Rated | None = None
+    opened: _Opened | None = None
+    findings: dict[str, Any] = Field(default_factory=dict)
+    timescales: list[_Owed] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, case: CaseRecord) -> "LiveCase":
+        return cls.model_validate(case.model_dump(mode="json", by_alias=True))
+
+    @staticmethod
+    def projection(agencies: Iterable[str]) -> dict[str, int]:
+        """The database projection that reads just these paths; of each
+        finding, only that it is there."""
+        paths = ["state", "decision.rag", "proposal.rag", "opened.triage_rag",
+                 "opened.expected_agencies",
+                 *(f"timescales.{name}" for name in _Owed.model_fields),
+                 *(f"findings.{agency}.agency" for agency in agencies)]
+        return dict.fromkeys(paths, 1)
+
+
+def rag_of(case: LiveCase) -> str:
     """The case's RAG as it stands: decided, else proposed, else triaged."""
     if case.decision is not None:
         return case.decision.rag.value
@@ -93,7 +144,7 @@ def rag_of(case: CaseRecord) -> str:
     return case.opened.triage_rag.value if case.opened is not None else "unknown"
 
 
-def outstanding(ts: Timescale) -> bool:
+def outstanding(ts: Timescale | _Owed) -> bool:
     """Not met and not withdrawn: a breached timescale is still owed."""
     return ts.met_at is None and ts.withdrawn_at is None
 
@@ -106,7 +157,7 @@ class Snapshot:
     awaiting: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-def snapshot(cases: Iterable[CaseRecord], now: datetime, agencies: Iterable[str]) -> Snapshot:
+def snapshot(cases: Iterable[LiveCase], now: datetime, agencies: Iterable[str]) -> Snapshot:
     out = Snapshot()
     for agency in agencies:
         out.awaiting[agency] = 0

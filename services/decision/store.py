@@ -13,6 +13,7 @@ gathering) and ``sla_next`` (the next warning or breach due on any of the
 case's timescales, or null).
 """
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from contracts.events import CaseOpened, ContactAdded, FindingReported
 from plumbing.tracing import trace_headers
 from plumbing.unit_of_work import Transaction
 from services.decision.domain import CaseRecord
+from services.decision.metrics import LiveCase
 
 CASEWORK_FIELDS = {"state", "proposal", "recommendation", "decision", "decisions", "history",
                    "timescales", "review", "acknowledged_by"}
@@ -108,22 +110,16 @@ async def due_for_sweep(db: AsyncDatabase[dict[str, Any]], now: datetime,
     return due
 
 
-async def open_cases(db: AsyncDatabase[dict[str, Any]], now: datetime,
-                     horizon: timedelta = timedelta(days=7)) -> list[CaseRecord]:
-    """What the live gauges count, read every few seconds so kept small: cases
-    not yet decided (findings only for those still gathering), and decided
-    cases with a timescale alert due within ``horizon`` (the weeks-long
-    social-care timescales join the picture in their last week)."""
-    light = {"history": 0, "decisions": 0, "added": 0, "review": 0, "recommendation": 0,
-             "trace": 0}
-    queries = (
-        ({"state": "gathering"}, light),
-        ({"state": "proposed"}, {**light, "findings": 0}),
-        ({"state": "decided", "sla_next": {"$ne": None, "$lte": now + horizon}},
-         {**light, "findings": 0}),
-    )
-    cases: list[CaseRecord] = []
-    for query, projection in queries:
+async def open_cases(db: AsyncDatabase[dict[str, Any]], now: datetime, agencies: Iterable[str],
+                     horizon: timedelta = timedelta(days=7)) -> list[LiveCase]:
+    """What the live gauges count, read every few seconds: cases not yet
+    decided, and decided cases with a timescale alert due within ``horizon``
+    (the weeks-long social-care timescales join the picture in their last
+    week). Only the paths the gauges use are read (``LiveCase.projection``)."""
+    projection = LiveCase.projection(agencies)
+    cases: list[LiveCase] = []
+    for query in ({"state": {"$in": ["gathering", "proposed"]}},
+                  {"state": "decided", "sla_next": {"$ne": None, "$lte": now + horizon}}):
         async for doc in db.cases.find(query, projection):
-            cases.append(CaseRecord.model_validate(doc))
+            cases.append(LiveCase.model_validate(doc))
     return cases

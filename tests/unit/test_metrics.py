@@ -15,7 +15,7 @@ from contracts.contact import Rag
 from plumbing.guard import Unusable
 from services.decision import domain
 from services.decision import metrics as decision_metrics
-from services.decision.metrics import Before, band, count_step, snapshot
+from services.decision.metrics import Before, LiveCase, band, count_step, snapshot
 from services.intake import formats, problems
 from services.intake import metrics as intake_metrics
 from tests.unit.test_decision_domain import finding
@@ -39,7 +39,7 @@ def test_time_left_bands(left: timedelta, expected: str) -> None:
 def test_a_case_still_researching_is_counted_with_the_agencies_it_waits_for() -> None:
     step = domain.advance(new_case(triage=Rag.RED), FRIDAY_1655, MANUAL)
     step.case.findings["police"] = finding("police")
-    shot = snapshot([step.case], FRIDAY_1655 + timedelta(hours=3, minutes=40),
+    shot = snapshot([LiveCase.of(step.case)], FRIDAY_1655 + timedelta(hours=3, minutes=40),
                     ["police", "health", "housing"])
     assert dict(shot.cases) == {("RED", "researching"): 1}
     assert dict(shot.awaiting) == {"police": 0, "health": 1, "housing": 0}
@@ -54,7 +54,7 @@ def test_a_timescale_past_its_limit_stays_owed_until_met() -> None:
     swept = domain.sla(case, late, MANUAL).case  # the sweeper marks the breach
     rag = next(t for t in swept.timescales if t.timescale == "decision-rag")
     assert rag.breached_at is not None
-    shot = snapshot([swept], late, [])
+    shot = snapshot([LiveCase.of(swept)], late, [])
     assert shot.timescales[("decision-rag", "RED", "breached")] == 1
     assert shot.least_left[("decision-rag", "RED")] == pytest.approx(-3600)
 
@@ -63,7 +63,7 @@ def test_a_decided_case_with_nothing_owed_is_not_open() -> None:
     step = all_in(AUTO)
     for ts in step.case.timescales:
         ts.met_at = FRIDAY_1655
-    assert not snapshot([step.case], FRIDAY_1655, []).cases
+    assert not snapshot([LiveCase.of(step.case)], FRIDAY_1655, []).cases
 
 
 def test_a_decision_is_counted_once_with_its_time_and_the_timescales_it_met() -> None:
