@@ -81,6 +81,7 @@ SERVICE_ENV = {
     "MASH_SIGNATURE_WINDOW_SECONDS": str(7 * 24 * HOUR),
 }
 CATCHUP_AGENCY = "police"
+RETRIES = "mash_handler_retries_total"
 
 _began = time.monotonic()
 
@@ -314,8 +315,24 @@ def _scrape(port: int) -> dict[str, float]:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name.endswith("_total"):
-                totals[sample.name] = totals.get(sample.name, 0.0) + float(sample.value)
+                # Retries are kept apart by reason: conflicts and outages
+                # explain different waits.
+                name = (f"{sample.name}:{sample.labels['reason']}"
+                        if sample.name == RETRIES and "reason" in sample.labels else sample.name)
+                totals[name] = totals.get(name, 0.0) + float(sample.value)
     return totals
+
+
+def retries_per_contact(counters: dict[str, dict[str, float]], contacts: int,
+                        ) -> dict[str, dict[str, float]]:
+    """Handler retries per contact, by service and reason (conflict, outage)."""
+    out: dict[str, dict[str, float]] = {}
+    for service, c in sorted(counters.items()):
+        reasons = {name.split(":", 1)[1]: round(v / contacts, 3) for name, v in c.items()
+                   if name.startswith(f"{RETRIES}:") and v}
+        if reasons:
+            out[service] = reasons
+    return out
 
 
 async def service_counters(stack: Stack) -> dict[str, dict[str, float]]:
@@ -600,6 +617,7 @@ class Bench:
             "cpu_share_of_one_core": {k: round(v / elapsed, 2) for k, v in sorted(cpu.items())}
             if elapsed else {},
             "duplicate_outcomes": self.tally.account.duplicates,
+            "handler_retries_per_contact": retries_per_contact(counters, n),
             "stages_s": self.stage_summary(ids),
         }
         say(f"burst: {settled}/{n} settled in {elapsed:.1f}s = {settled / elapsed:.2f} contacts/s; "
@@ -698,6 +716,7 @@ class Bench:
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
 
         stop = asyncio.Event()
+        counters_before = await service_counters(self.stack)
         watcher = asyncio.create_task(watch_backlog(stop))
         began = time.monotonic()
         try:
@@ -722,6 +741,8 @@ class Bench:
         say(f"steady: sent {len(sent)} at {achieved:.1f}/s; backlog {at_end} at the end, "
             f"growing {growth:+.1f}/s; waiting for the rest")
         await self.wait_until("steady: settled", lambda: self.tally.settled(sent), len(sent))
+        counters = {name: delta(c, counters_before.get(name, {}))
+                    for name, c in (await service_counters(self.stack)).items()}
         acc = self.tally.account
         latencies = [self.tally.settled_at[c] - acc.submitted[c].sent_at
                      for c in sent if c in acc.outcomes and c in self.tally.settled_at]
@@ -736,6 +757,7 @@ class Bench:
             "backlog_growth_per_s": round(growth, 2),
             "drain_after_window_s": round(max(stamps) - (began + sending), 1) if stamps else None,
             "sustained": sustained,
+            "handler_retries_per_contact": retries_per_contact(counters, max(1, len(sent))),
             "stages_s": self.stage_summary(sent),
         }
         if latencies:
@@ -915,8 +937,16 @@ def _steady_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
                                       f"growing {s['backlog_growth_per_s']:+.1f}/s"))
         rows.append(("  latency (queueing behind the backlog, not steady state)", lat_text))
     rows.append(_stage_row(s.get("stages_s", {})))
+    rows.append(_retries_row(s))
     rows.append(("outcomes / rejected / lost", f"{s['outcomes']} / {s['rejected']} / {s['lost']}"))
     return rows
+
+
+def _retries_row(section: dict[str, Any]) -> tuple[str, str]:
+    by_service = section.get("handler_retries_per_contact", {})
+    text = ", ".join(f"{name} " + " ".join(f"{reason} {n}" for reason, n in reasons.items())
+                     for name, reasons in by_service.items())
+    return ("handler retries per contact (mash_handler_retries_total)", text or "none")
 
 
 def _stage_row(stages: dict[str, dict[str, float]], whose: str = "") -> tuple[str, str]:
@@ -974,6 +1004,7 @@ def table(r: dict[str, Any]) -> list[str]:
                                        f"(bound: {bound['tighter']})"),
             ]
         rows.append(_stage_row(b.get("stages_s", {})))
+        rows.append(_retries_row(b))
         busiest = sorted(b["cpu_share_of_one_core"].items(), key=lambda kv: -kv[1])[:5]
         rows.append(("CPU, cores busy during the burst (top 5)",
                      ", ".join(f"{k} {v}" for k, v in busiest)))
