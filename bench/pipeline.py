@@ -43,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 import urllib.request
 import uuid
 from collections import Counter
@@ -1090,6 +1091,11 @@ async def measure(opts: Options) -> dict[str, Any]:
         except Aborted as exc:
             results["aborted"] = str(exc)
             say(f"ABORTED: {exc}")
+        except Exception as exc:
+            # Keep what the sections before it measured: a full run is an hour.
+            results["aborted"] = f"{type(exc).__name__}: {exc}"
+            say(f"ABORTED: {type(exc).__name__}: {exc}")
+            traceback.print_exc()
         finally:
             if bench is not None:
                 if "memory_mb" not in results:
