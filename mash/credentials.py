@@ -60,10 +60,8 @@ def passwords(home: Path) -> dict[str, str]:
 
 def mongo_uri(port: int, user: str | None = None, password: str | None = None) -> str:
     # retryWrites=false: SecantusDB slows from ~1,200 to ~170 inserts/s after
-    # 10k writes with retryable writes on. maxIdleTimeMS: SecantusDB closes a
-    # connection idle for 300 s, so the driver drops its idle ones first (a
-    # bench's client, idle through a 7-minute burst, failed on a dead one).
-    options = "retryWrites=false&directConnection=true&maxIdleTimeMS=240000"
+    # 10k writes with retryable writes on.
+    options = "retryWrites=false&directConnection=true"
     if user is None:
         return f"mongodb://127.0.0.1:{port}/?{options}"
     return (f"mongodb://{quote_plus(user)}:{quote_plus(password or '')}@127.0.0.1:{port}/"

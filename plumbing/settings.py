@@ -36,10 +36,7 @@ class ServiceSettings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=0)
     # retryWrites=false: SecantusDB slows from ~1,200 to ~170 inserts/s after
     # 10k writes with retryable writes on. Harmless against MongoDB.
-    # maxIdleTimeMS: SecantusDB closes a connection idle for 300 s; the driver
-    # drops its own idle connections first instead of failing on a dead one.
-    mongo_uri: str = ("mongodb://127.0.0.1:27117/?retryWrites=false&directConnection=true"
-                      "&maxIdleTimeMS=240000")
+    mongo_uri: str = "mongodb://127.0.0.1:27117/?retryWrites=false&directConnection=true"
     log_level: str = "INFO"
     # One JSON object per line (production, log shippers); `text` for a person.
     log_format: Literal["json", "text"] = "json"
