@@ -17,6 +17,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import Event, utc_now
 from plumbing import audit
@@ -33,17 +34,26 @@ class Transaction:
     session: AsyncClientSession
     consumer: str
     _pending: list[dict[str, Any]] = field(default_factory=list)
-    _processed: list[str] = field(default_factory=list)
     _notes: list[audit.Note] = field(default_factory=list)
+    _redelivered: bool = False
 
-    async def already_processed(self, event_id: str) -> bool:
-        found = await self.db[PROCESSED].find_one(
-            {"_id": f"{self.consumer}:{event_id}"}, session=self.session
-        )
-        return found is not None
+    async def claim(self, event_id: str) -> bool:
+        """Record that this consumer handles the message, as the transaction's
+        first write. False when it already has (a redelivery): the handler
+        then returns, and the transaction is aborted having changed nothing.
 
-    def mark_processed(self, event_id: str) -> None:
-        self._processed.append(event_id)
+        One insert, its unique ``_id`` the check, where a look-up and a later
+        insert were two statements: each statement of a transaction is a
+        round trip, and they are what the embedded database is short of. Two
+        consumers claiming one message at once meet in a write conflict; the
+        guard retries the loser, which then finds the claim committed."""
+        try:
+            await self.db[PROCESSED].insert_one(
+                {"_id": f"{self.consumer}:{event_id}", "at": utc_now()}, session=self.session)
+        except DuplicateKeyError:
+            self._redelivered = True
+            return False
+        return True
 
     def emit(self, topic: str, event: Event[Any], *, key: str | None = None) -> None:
         """Queue an event to publish once this transaction commits."""
@@ -66,12 +76,6 @@ class Transaction:
         self._notes.append(audit.Note(actor, action, case_id, what or {}, at or utc_now()))
 
     async def _flush(self) -> None:
-        now = utc_now()
-        if self._processed:
-            await self.db[PROCESSED].insert_many(
-                [{"_id": f"{self.consumer}:{e}", "at": now} for e in self._processed],
-                session=self.session,
-            )
         if self._pending:
             await self.db[OUTBOX].insert_many(self._pending, session=self.session)
         # Last: every transaction of the service writes the chain's head.
@@ -99,6 +103,10 @@ class UnitOfWork:
             tx = Transaction(self._db, session, self._consumer)
             try:
                 yield tx
+                if tx._redelivered:
+                    # The duplicate key ended the transaction on the server.
+                    await session.abort_transaction()
+                    return
                 await tx._flush()
             except BaseException:
                 if session.in_transaction:

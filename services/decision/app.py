@@ -93,9 +93,8 @@ def _committed(step: domain.Step | None, before: metrics.Before | None) -> None:
 async def on_case_opened(event: CaseOpened) -> None:
     step = before = None
     async with service.uow.transaction() as tx:
-        if await tx.already_processed(event.id):
+        if not await tx.claim(event.id):
             return
-        tx.mark_processed(event.id)
         await store.record_opened(tx, event)
         case = await store.load(tx, event.data.case_id)
         if case is not None:
@@ -109,9 +108,8 @@ async def on_case_opened(event: CaseOpened) -> None:
 async def on_finding(event: FindingReported) -> None:
     step = before = None
     async with service.uow.transaction() as tx:
-        if await tx.already_processed(event.id):
+        if not await tx.claim(event.id):
             return
-        tx.mark_processed(event.id)
         await store.record_finding(tx, event)
         case = await store.load(tx, event.data.case_id)
         if case is not None:
@@ -128,9 +126,8 @@ async def on_finding(event: FindingReported) -> None:
 async def on_contact_added(event: ContactAdded) -> None:
     step = before = None
     async with service.uow.transaction() as tx:
-        if await tx.already_processed(event.id):
+        if not await tx.claim(event.id):
             return
-        tx.mark_processed(event.id)
         if not await store.record_added(tx, event):
             return
         case = await store.load(tx, event.data.case_id)
@@ -146,9 +143,8 @@ async def on_contact_added(event: ContactAdded) -> None:
 async def on_command(command: DecisionCommand) -> None:
     step = before = None
     async with service.uow.transaction() as tx:
-        if await tx.already_processed(command.id):
+        if not await tx.claim(command.id):
             return
-        tx.mark_processed(command.id)
         case = await store.load(tx, command.data.case_id)
         if case is None or case.opened is None:
             service.log.warning("command for unknown case %s refused", command.data.case_id)
@@ -165,9 +161,8 @@ async def on_command(command: DecisionCommand) -> None:
 @broker.subscriber(topics.OUTCOME_ACKS, **service.subscription("acks"), title="outcome acknowledged")
 async def on_ack(event: OutcomeAcknowledged) -> None:
     async with service.uow.transaction() as tx:
-        if await tx.already_processed(event.id):
+        if not await tx.claim(event.id):
             return
-        tx.mark_processed(event.id)
         case = await store.load(tx, event.data.case_id)
         if case is None:
             service.log.warning("acknowledgement for unknown case %s", event.data.case_id)
@@ -183,9 +178,8 @@ async def on_ack(event: OutcomeAcknowledged) -> None:
                    title="outcome escalated")
 async def on_escalation(event: OutcomeEscalated) -> None:
     async with service.uow.transaction() as tx:
-        if await tx.already_processed(event.id):
+        if not await tx.claim(event.id):
             return
-        tx.mark_processed(event.id)
         case = await store.load(tx, event.data.case_id)
         if case is None:
             return

@@ -43,9 +43,8 @@ async def reject(delivery: Delivery, error: Exception) -> None:
         encoding=encoding, now=utc_now(),
     )
     async with service.uow.transaction() as tx:
-        if await tx.already_processed(rejected.id):
+        if not await tx.claim(rejected.id):
             return
-        tx.mark_processed(rejected.id)
         await store.save_rejection(tx, rejected)
         signer = error.facts.get("signer") if isinstance(error, Unusable) else None
         tx.audit(actor="intake", action="contact rejected", what={
@@ -133,9 +132,8 @@ async def on_contact(submission: Submission, message: KafkaMessage) -> None:
         if first is not None:
             raise authenticity.replay(signer, event.id, first)
         await store.record_nonce(tx, signer, event.id, fingerprint, now)
-        if await tx.already_processed(event.id):
+        if not await tx.claim(event.id):
             return
-        tx.mark_processed(event.id)
         existing = await store.case_for_reference(tx, agency, reference)
         if existing is not None:
             await store.record_resubmission(tx, event.id, existing, agency, reference,

@@ -56,9 +56,8 @@ broker.publisher(topics.OUTCOME_ESCALATIONS, schema=OutcomeEscalated, title="out
 @broker.subscriber(topics.DECISIONS, **service.subscription(), title="decision made")
 async def on_decision(decision: DecisionMade) -> None:
     async with service.uow.transaction() as tx:
-        if await tx.already_processed(decision.id):
+        if not await tx.claim(decision.id):
             return
-        tx.mark_processed(decision.id)
         topic, outcome = domain.route(decision, ack_window)
         await store.record_delivery(tx, topic, outcome)
         tx.audit(actor="notify", action="outcome delivered",
@@ -84,9 +83,8 @@ async def on_decision(decision: DecisionMade) -> None:
                    title="outcome acknowledged")
 async def on_ack(ack: OutcomeAcknowledged) -> None:
     async with service.uow.transaction() as tx:
-        if await tx.already_processed(ack.id):
+        if not await tx.claim(ack.id):
             return
-        tx.mark_processed(ack.id)
         found = await store.record_ack(tx, ack)
         if found is not None:
             tx.audit(actor=ack.data.team, action="outcome acknowledged",

@@ -59,7 +59,7 @@ async def test_acknowledged_commits_survive_sigkill(servers: Stack) -> None:
             event_id = f"w{n}-{i}"
             try:
                 async with uow.transaction() as tx:
-                    tx.mark_processed(event_id)
+                    assert await tx.claim(event_id)
                     await tx.db.durability_probe.insert_one({"_id": event_id},
                                                             session=tx.session)
             except PyMongoError as error:
