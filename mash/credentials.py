@@ -60,8 +60,12 @@ def passwords(home: Path) -> dict[str, str]:
 
 def mongo_uri(port: int, user: str | None = None, password: str | None = None) -> str:
     # retryWrites=false: SecantusDB slows from ~1,200 to ~170 inserts/s after
-    # 10k writes with retryable writes on.
-    options = "retryWrites=false&directConnection=true"
+    # 10k writes with retryable writes on. maxIdleTimeMS: SecantusDB drops a
+    # connection idle for 300 s and the driver's next use of it fails
+    # (AutoReconnect: seen after 330 s idle with --auth and four pooled
+    # connections, not with maxIdleTimeMS=240000); the driver retires its
+    # idle connections first.
+    options = "retryWrites=false&directConnection=true&maxIdleTimeMS=240000"
     if user is None:
         return f"mongodb://127.0.0.1:{port}/?{options}"
     return (f"mongodb://{quote_plus(user)}:{quote_plus(password or '')}@127.0.0.1:{port}/"

@@ -36,7 +36,11 @@ class ServiceSettings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=0)
     # retryWrites=false: SecantusDB slows from ~1,200 to ~170 inserts/s after
     # 10k writes with retryable writes on. Harmless against MongoDB.
-    mongo_uri: str = "mongodb://127.0.0.1:27117/?retryWrites=false&directConnection=true"
+    # maxIdleTimeMS: SecantusDB drops a connection idle for 300 s, and the
+    # driver's next use of it fails (AutoReconnect); the driver now retires
+    # its idle connections first.
+    mongo_uri: str = ("mongodb://127.0.0.1:27117/?retryWrites=false&directConnection=true"
+                      "&maxIdleTimeMS=240000")
     log_level: str = "INFO"
     # One JSON object per line (production, log shippers); `text` for a person.
     log_format: Literal["json", "text"] = "json"
