@@ -94,9 +94,9 @@ async def _answer_next() -> tuple[EnquiryRequested, FindingReported] | None:
 async def answer_one() -> bool:
     """Answer the most urgent waiting enquiry; False when none is waiting.
 
-    A write conflict (the enquiry handler, or another replica, wrote the audit
-    head or this enquiry first) is tried again after a short random wait: an
-    immediate retry met the same open transaction again."""
+    A write conflict (another replica of this service took the same enquiry,
+    or wrote the audit head, first) is tried again after a short random wait
+    rather than at once; after 20 in a row the job fails onto its backoff."""
     answered = await retry_conflicts(_answer_next, service.guard.policy)
     if answered is None:
         return False
