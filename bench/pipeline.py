@@ -348,6 +348,13 @@ def delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
     return {k: after[k] - before.get(k, 0) for k in after}
 
 
+async def counters_since(stack: Stack, before: dict[str, dict[str, float]],
+                         ) -> dict[str, dict[str, float]]:
+    """Every service's counters now, less what they were at ``before``."""
+    return {name: delta(c, before.get(name, {}))
+            for name, c in (await service_counters(stack)).items()}
+
+
 def percentile(values: list[float], p: float) -> float:
     ranked = sorted(values)
     return ranked[max(0, math.ceil(p / 100 * len(ranked)) - 1)]
@@ -569,8 +576,7 @@ class Bench:
             kinds = by_database.setdefault(name.split(".", 1)[0], Counter())
             for kind in ("queries", "getmore", "insert", "update", "remove", "commands"):
                 kinds[kind] += row.get(f"{kind}_n", 0)
-        counters = {name: delta(c, counters_before.get(name, {}))
-                    for name, c in (await service_counters(self.stack)).items()}
+        counters = await counters_since(self.stack, counters_before)
         accounted = self.account_for(ids)
         settled = accounted["outcomes"] + accounted["rejected"]
         cases = self.cases_of(ids)
@@ -742,8 +748,7 @@ class Bench:
         say(f"steady: sent {len(sent)} at {achieved:.1f}/s; backlog {at_end} at the end, "
             f"growing {growth:+.1f}/s; waiting for the rest")
         await self.wait_until("steady: settled", lambda: self.tally.settled(sent), len(sent))
-        counters = {name: delta(c, counters_before.get(name, {}))
-                    for name, c in (await service_counters(self.stack)).items()}
+        counters = await counters_since(self.stack, counters_before)
         acc = self.tally.account
         latencies = [self.tally.settled_at[c] - acc.submitted[c].sent_at
                      for c in sent if c in acc.outcomes and c in self.tally.settled_at]

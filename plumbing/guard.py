@@ -11,8 +11,8 @@ topic. Every subscriber therefore runs inside this guard:
 - the database or broker being away is waited out with capped backoff, for as
   long as it takes: the message is not acknowledged until handled;
 - a write conflict (two transactions wrote one document: a case, the audit
-  chain's head) is retried at once, with a short random wait that grows and
-  is capped at a second: the other transaction commits in milliseconds, and
+  chain's head) is retried after a short random wait that grows and is
+  capped at a second: the other transaction commits in milliseconds, and
   the outage backoff (0.2 s doubling to 30 s) once held a RED contact 52 s
   at intake behind a busy GREEN lane;
 - any other failure is retried a few times, then dead-lettered with its

@@ -130,13 +130,17 @@ def test_a_write_conflict_waits_milliseconds_growing_to_a_second_not_the_outage_
     assert policy.backoff(8) == 25.6  # what the eighth conflict used to wait
 
 
+def conflict() -> OperationFailure:
+    return OperationFailure("WriteConflict", code=112)
+
+
 async def test_write_conflicts_are_retried_until_handled_and_do_not_use_up_attempts() -> None:
     h = Harness()
-    conflict = OperationFailure("WriteConflict", code=112)
-    assert is_conflict(conflict)
-    assert is_transient(conflict)
+    failure = conflict()
+    assert is_conflict(failure)
+    assert is_transient(failure)
     # More conflicts than attempts, then a bug: still three real attempts.
-    h.failures = [conflict] * 10 + [RuntimeError("bug")] * 3
+    h.failures = [failure] * 10 + [RuntimeError("bug")] * 3
     async with TestKafkaBroker(build(h)) as broker:
         await broker.publish({"n": 1}, "in")
     assert h.calls == 13
@@ -145,43 +149,36 @@ async def test_write_conflicts_are_retried_until_handled_and_do_not_use_up_attem
     assert DeadLettered.model_validate_json(value).data.attempts == 3
 
 
+class Flaky:
+    """A background transaction that fails with ``errors`` in turn, then commits."""
 
-async def test_a_background_transaction_is_run_again_after_conflicts_until_it_commits() -> None:
-    tries = 0
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.tries = 0
 
-    async def work() -> str:
-        nonlocal tries
-        tries += 1
-        if tries < 4:
-            raise OperationFailure("WriteConflict", code=112)
+    async def __call__(self) -> str:
+        self.tries += 1
+        if self.errors:
+            raise self.errors.pop(0)
         return "committed"
 
+
+async def test_a_background_transaction_is_run_again_after_conflicts_until_it_commits() -> None:
+    work = Flaky(conflict(), conflict(), conflict())
     assert await retry_conflicts(work, RetryPolicy(first_conflict_backoff=0.001)) == "committed"
-    assert tries == 4
+    assert work.tries == 4
 
 
 async def test_a_background_transaction_gives_up_after_its_limit_of_conflicts() -> None:
-    tries = 0
-
-    async def work() -> None:
-        nonlocal tries
-        tries += 1
-        raise OperationFailure("WriteConflict", code=112)
-
+    work = Flaky(*(conflict() for _ in range(5)))
     with pytest.raises(OperationFailure) as raised:
         await retry_conflicts(work, RetryPolicy(first_conflict_backoff=0.001), limit=3)
     assert is_conflict(raised.value)
-    assert tries == 3
+    assert work.tries == 3
 
 
 async def test_any_other_failure_of_a_background_transaction_is_raised_at_once() -> None:
-    tries = 0
-
-    async def work() -> None:
-        nonlocal tries
-        tries += 1
-        raise OperationFailure("duplicate key", code=11000)
-
+    work = Flaky(OperationFailure("duplicate key", code=11000))
     with pytest.raises(OperationFailure):
         await retry_conflicts(work, RetryPolicy(first_conflict_backoff=0.001))
-    assert tries == 1
+    assert work.tries == 1
