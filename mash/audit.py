@@ -1,14 +1,19 @@
 """`mash audit`: is every service's audit trail whole, and who did what to a case."""
 
 import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pymongo import AsyncMongoClient
 
-from mash.credentials import OPERATOR, principals
+from mash.credentials import OPERATOR, audit_key_dir, principals
 from mash.settings import StackSettings
 from plumbing import audit
+
+KEYS_DIR_ENV = "MASH_AUDIT_KEYS_DIR"
 
 audit_app = typer.Typer(help="The tamper-evident audit trail of every service.",
                         no_args_is_help=True)
@@ -25,14 +30,42 @@ def databases(only: str | None = None) -> dict[str, str]:
     return found
 
 
-async def verify_all(uri: str, only: str | None = None) -> list[tuple[str, int,
-                                                                      audit.Broken | None]]:
+def keys_dir(home: Path) -> Path:
+    """Where verify finds the services' audit keys: MASH_AUDIT_KEYS_DIR (in
+    production the directory mounted as /etc/mash/audit), else the embedded
+    stack's `<MASH_HOME>/audit-keys/`."""
+    configured = os.environ.get(KEYS_DIR_ENV)
+    return Path(configured) if configured else audit_key_dir(home)
+
+
+def service_keys(directory: Path, service: str) -> dict[str, bytes]:
+    """key id -> key for one service: `<service>.key`, and any key it used
+    before kept beside it as `<service>.<anything>.key` (after a rotation).
+    Only the service's own keys: another service's key proves nothing here."""
+    paths = [directory / f"{service}.key", *sorted(directory.glob(f"{service}.*.key"))]
+    return audit.keyring(*(audit.read_key(p) for p in paths if p.is_file()))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One service's chain: how many entries, the first broken one, and
+    whether its key was there to check them with."""
+
+    service: str
+    count: int
+    broken: audit.Broken | None
+    key_file: Path
+    key_missing: bool
+
+
+async def verify_all(uri: str, directory: Path, only: str | None = None) -> list[Verdict]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, tz_aware=True)
     try:
         results = []
         for name, database in databases(only).items():
-            count, broken = await audit.check(client[database])
-            results.append((name, count, broken))
+            keys = service_keys(directory, name)
+            count, broken = await audit.check(client[database], keys)
+            results.append(Verdict(name, count, broken, directory / f"{name}.key", not keys))
         return results
     finally:
         await client.close()
@@ -55,17 +88,33 @@ def verify(
     service: Annotated[str | None, typer.Option(help="Only this service, e.g. research-police.")
                        ] = None,
 ) -> None:
-    """Recompute every entry's hash chain; non-zero exit if any entry was edited or deleted."""
-    results = asyncio.run(verify_all(StackSettings().operator_mongo_uri, service))
-    bad = 0
-    for name, count, broken in results:
-        if broken is None:
-            print(f"{name:<32} OK ({count} entries)", flush=True)
+    """Recompute every entry's keyed hash chain with the services' audit keys
+    (MASH_AUDIT_KEYS_DIR, else <MASH_HOME>/audit-keys/); non-zero exit if any
+    entry was edited or deleted, or a key to check it with is missing."""
+    settings = StackSettings()
+    directory = keys_dir(settings.home)
+    try:
+        results = asyncio.run(verify_all(settings.operator_mongo_uri, directory, service))
+    except audit.AuditKeyProblem as problem:
+        print(f"mash audit: {problem}", flush=True)
+        raise typer.Exit(2) from None
+    bad = unverified = 0
+    for v in results:
+        if v.broken is None:
+            print(f"{v.service:<32} OK ({v.count} entries)", flush=True)
+        elif v.key_missing:
+            unverified += 1
+            print(f"{v.service:<32} NO KEY: {v.key_file} is missing, so its {v.count} entries "
+                  f"cannot be checked (entry {v.broken.seq} {v.broken.reason})", flush=True)
         else:
             bad += 1
-            print(f"{name:<32} TAMPERED: entry {broken.seq} {broken.reason}", flush=True)
+            print(f"{v.service:<32} TAMPERED: entry {v.broken.seq} {v.broken.reason}", flush=True)
+    if unverified:
+        print(f"mash audit: {unverified} audit trail(s) not verified: no key in {directory} "
+              f"(set {KEYS_DIR_ENV} to where the keys are)", flush=True)
     if bad:
-        print(f"mash audit: {bad} audit trail(s) tampered with", flush=True)
+        print(f"mash audit: {bad} audit trail(s) tampered with (keys from {directory})", flush=True)
+    if bad or unverified:
         raise typer.Exit(1)
 
 

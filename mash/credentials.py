@@ -4,8 +4,12 @@ agency's research service, each with a role on its own database only.
 Passwords are generated on first use and kept in `<MASH_HOME>/credentials.json`
 (mode 0600), next to the data they protect. The operator (the `mash` CLI and
 the tests' inspectors) has its own user.
+
+Each service's audit key (see plumbing.audit) is generated the same way, in
+`<MASH_HOME>/audit-keys/<service>.key` (mode 0600), outside the database.
 """
 
+import contextlib
 import json
 import os
 import secrets
@@ -56,6 +60,27 @@ def passwords(home: Path) -> dict[str, str]:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(known, out, indent=2, sort_keys=True)
     return known
+
+
+def audit_key_dir(home: Path) -> Path:
+    return home / "audit-keys"
+
+
+def audit_key_file(home: Path, service: str) -> Path:
+    """The service's audit key, `<MASH_HOME>/audit-keys/<service>.key`, made on
+    first use: 64 hex characters (32 random bytes), mode 0600. Outside the
+    database on purpose: whoever can write the service's database without
+    this file cannot recompute its audit chain."""
+    directory = audit_key_dir(home)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / f"{service}.key"
+    if not path.exists():
+        # O_EXCL: never replace a key, or the entries made with it no longer verify.
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write(secrets.token_hex(32) + "\n")
+    return path
 
 
 def mongo_uri(port: int, user: str | None = None, password: str | None = None) -> str:

@@ -284,9 +284,13 @@ class Stack:
         self.echo(f"stack: {len(principals())} database users, each limited to its own database")
 
     def env_for(self, service: str) -> dict[str, str]:
-        """A service's environment: its own database user and nothing else's."""
+        """A service's environment: its own database user and nothing else's,
+        and its own audit key (made on first use, outside the database)."""
+        from mash.credentials import audit_key_file
+
         secrets = passwords(self.settings.home)
-        return {"MASH_MONGO_URI": mongo_uri(self.settings.mongo_port, service, secrets[service])}
+        return {"MASH_MONGO_URI": mongo_uri(self.settings.mongo_port, service, secrets[service]),
+                "MASH_AUDIT_KEY_FILE": str(audit_key_file(self.settings.home, service).resolve())}
 
     async def start_services(self, only: list[str] | None = None,
                              env: dict[str, str] | None = None) -> None:

@@ -81,11 +81,13 @@ class Service:
         )
         self.db: AsyncDatabase[dict[str, Any]] = self.client[database]
         self._committed = asyncio.Event()
-        self.uow = UnitOfWork(self.client, self.db, name, self._committed)
+        self.uow = UnitOfWork(self.client, self.db, name, self._committed,
+                              audit_key=audit.service_key(settings.audit_key_file))
         self.relay = OutboxRelay(self.db, self.broker, self._committed, settings.outbox_poll_seconds,
                                  redrive_window=timedelta(seconds=settings.redrive_window_seconds),
                                  watch=settings.outbox_change_stream)
-        self._startup: list[Job] = [lambda: unit_of_work.ensure_indexes(self.db),
+        self._startup: list[Job] = [lambda: audit.require_key(self.uow.audit_key, name),
+                                    lambda: unit_of_work.ensure_indexes(self.db),
                                     lambda: audit.ensure_indexes(self.db)]
         self._jobs: list[tuple[float, Job]] = [(settings.metrics_seconds, self._observe)]
         self._tasks: list[asyncio.Task[None]] = []

@@ -5,6 +5,7 @@ by hand on a developer's machine finds the broker and database without any
 configuration. Production sets every one of these (see docker-compose.yml).
 """
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr
@@ -64,6 +65,12 @@ class ServiceSettings(BaseSettings):
     # again; consumers skip what they have already handled. 7 days is longer
     # than any research deadline.
     redrive_window_seconds: float = 7 * 24 * 3600
+    # The service's audit key (64 hex characters: 32 random bytes), a file kept
+    # outside the database: every audit entry is an HMAC under it, so whoever
+    # can write the database but lacks the key cannot rewrite the chain. No
+    # file, no start. `mash up` makes one per service in <MASH_HOME>/audit-keys/;
+    # production mounts /etc/mash/audit/<service>.key.
+    audit_key_file: Path | None = None
 
     def kafka_client_options(self) -> dict[str, Any]:
         """aiokafka keyword arguments for the configured security (none by default)."""

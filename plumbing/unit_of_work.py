@@ -36,6 +36,7 @@ class Transaction:
     _pending: list[dict[str, Any]] = field(default_factory=list)
     _notes: list[audit.Note] = field(default_factory=list)
     _redelivered: bool = False
+    audit_key: audit.Key | None = None
 
     async def claim(self, event_id: str) -> bool:
         """Record that this consumer handles the message, as the transaction's
@@ -80,7 +81,7 @@ class Transaction:
             await self.db[OUTBOX].insert_many(self._pending, session=self.session)
         # Last: every transaction of the service writes the chain's head.
         if self._notes:
-            await audit.append(self.db, self.session, self._notes)
+            await audit.append(self.db, self.session, self._notes, self.audit_key)
 
 
 class UnitOfWork:
@@ -90,17 +91,22 @@ class UnitOfWork:
         db: AsyncDatabase[dict[str, Any]],
         consumer: str,
         committed: asyncio.Event,
+        *,
+        audit_key: audit.Key | None = None,
     ) -> None:
         self._client = client
         self._db = db
         self._consumer = consumer
         self._committed = committed
+        # Every audit entry is keyed with it; without one, a transaction that
+        # audits fails (a service refuses to start without one).
+        self.audit_key = audit_key
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self._client.start_session() as session:
             await session.start_transaction()
-            tx = Transaction(self._db, session, self._consumer)
+            tx = Transaction(self._db, session, self._consumer, audit_key=self.audit_key)
             try:
                 yield tx
                 if tx._redelivered:

@@ -1,12 +1,18 @@
 """On the real stack: every service's audit trail is a whole chain after a
 flow, answers "who decided this RAG, on what, when", and `mash audit verify`
-names the entry an operator edited or deleted."""
+names the entry an operator edited or deleted, even one who recomputed the
+chain after it without the service's audit key."""
 
 import asyncio
+import hashlib
 import uuid
+from pathlib import Path
+
+import pytest
 
 from contracts import topics
 from contracts.events import OutcomeRouted
+from mash.credentials import audit_key_dir
 from mash.stack import Stack
 from plumbing import audit
 from plumbing.unit_of_work import UnitOfWork
@@ -20,7 +26,7 @@ async def mash(stack: Stack, *args: str) -> tuple[int, str]:
 
 
 async def test_the_audit_trail_answers_inspectors_and_reveals_tampering(
-        stack: Stack, wire: Wire) -> None:
+        stack: Stack, wire: Wire, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     cid = f"audit-{uuid.uuid4().hex[:8]}"
     await wire.send(topics.CONTACTS_SUBMITTED, known_child_contact(cid), key=cid)
     [(_, raw)] = await wire.wait_for(topics.OUTCOME_TOPICS, about(cid))
@@ -66,14 +72,59 @@ async def test_the_audit_trail_answers_inspectors_and_reveals_tampering(
         assert f"TAMPERED: entry {gone['seq']} is missing" in out
     finally:
         await disclosures.insert_one(gone)
+
+    # An operator who can write intake's database but does not hold its key
+    # edits an entry and recomputes it and every later hash, and the head, as
+    # the chain was once made (plain sha256): the chain links up, and is found.
+    intake = wire.mongo["mash_intake"]
+    opened = await intake[audit.AUDIT].find_one({"case_id": case_id, "action": "case opened"})
+    assert opened is not None
+    originals = await intake[audit.AUDIT].find({"seq": {"$gte": opened["seq"]}}).sort(
+        "seq", 1).to_list()
+    head = await intake[audit.HEAD].find_one({"_id": "head"})
+    assert head is not None
+    assert head["seq"] == originals[-1]["seq"], "intake is still appending"
+    prev = opened["prev_hash"]
+    for original in originals:
+        body = {k: v for k, v in original.items() if k not in ("_id", "hash")}
+        body |= {"prev_hash": prev} | ({"actor": "someone-else"} if original is originals[0]
+                                       else {})
+        prev = hashlib.sha256((prev + audit.canonical(body)).encode()).hexdigest()
+        await intake[audit.AUDIT].replace_one({"_id": original["_id"]},
+                                              {"_id": original["_id"], **body, "hash": prev})
+    await intake[audit.HEAD].update_one({"_id": "head"}, {"$set": {"hash": prev}})
+    try:
+        code, out = await mash(stack, "audit", "verify", "--service", "intake")
+        assert code == 1, out
+        assert f"TAMPERED: entry {opened['seq']} was changed" in out
+    finally:
+        for original in originals:
+            await intake[audit.AUDIT].replace_one({"_id": original["_id"]}, original)
+        await intake[audit.HEAD].update_one({"_id": "head"}, {"$set": {"hash": head["hash"]}})
+
+    # Verified with keys that are not intake's, or none: the key it needs is named.
+    intake_key = audit.read_key(audit_key_dir(stack.settings.home) / "intake.key")
+    (tmp_path / "intake.key").write_text(audit.key_text(audit.new_key()), "ascii")
+    monkeypatch.setenv("MASH_AUDIT_KEYS_DIR", str(tmp_path))
+    code, out = await mash(stack, "audit", "verify", "--service", "intake")
+    assert code == 1, out
+    assert f"TAMPERED: entry 1 was made with a key we do not hold (key id {intake_key.id})" in out
+    code, out = await mash(stack, "audit", "verify", "--service", "decision")
+    assert code == 1, out
+    assert f"NO KEY: {tmp_path / 'decision.key'} is missing" in out
+    monkeypatch.delenv("MASH_AUDIT_KEYS_DIR")
+
     code, out = await mash(stack, "audit", "verify")
     assert code == 0, out
+    assert "TAMPERED" not in out
+    assert "NO KEY" not in out
 
 
 async def test_verifying_a_live_chain_while_it_grows_finds_nothing_wrong(wire: Wire) -> None:
     """Appends commit while an inspector verifies: a consistent view, no false alarm."""
     db = wire.mongo[f"mash_audit_race_{uuid.uuid4().hex[:6]}"]
-    uow = UnitOfWork(wire.mongo, db, "race", asyncio.Event())
+    key = audit.new_key()
+    uow = UnitOfWork(wire.mongo, db, "race", asyncio.Event(), audit_key=key)
 
     async def append_many() -> None:
         for n in range(150):
@@ -83,9 +134,9 @@ async def test_verifying_a_live_chain_while_it_grows_finds_nothing_wrong(wire: W
     writer = asyncio.create_task(append_many())
     checks = []
     while not writer.done():
-        checks.append(await audit.check(db))
+        checks.append(await audit.check(db, audit.keyring(key)))
     await writer
-    checks.append(await audit.check(db))
+    checks.append(await audit.check(db, audit.keyring(key)))
     assert all(broken is None for _, broken in checks), [b for _, b in checks if b][:3]
     assert checks[-1][0] == 150
     assert len(checks) > 5, "verification never overlapped the appends"
