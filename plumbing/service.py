@@ -35,11 +35,13 @@ Handler = Callable[..., Awaitable[Any]]
 
 
 def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
-    """SASL/SCRAM-SHA-512 as the service's own principal, when configured."""
+    """SASL/SCRAM-SHA-512 as the service's own principal, when configured; over
+    TLS (SASL_SSL) with the settings' SSL context, which checks the broker."""
     if settings.kafka_security_protocol == "PLAINTEXT":
         return None
     options = settings.kafka_client_options()
     return SASLScram512(options["sasl_plain_username"], options["sasl_plain_password"],
+                        ssl_context=options.get("ssl_context"),
                         use_ssl=settings.kafka_security_protocol == "SASL_SSL")
 
 

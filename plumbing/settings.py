@@ -8,6 +8,7 @@ configuration. Production sets every one of these (see docker-compose.yml).
 from pathlib import Path
 from typing import Any, Literal
 
+from aiokafka.helpers import create_ssl_context
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,6 +27,10 @@ class ServiceSettings(BaseSettings):
     kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    # SASL_SSL: the CA that signed the broker's certificate (production: the
+    # MASH's own, deploy/tls/make-certs.sh). Unset, the system's CAs are
+    # trusted, as for a managed Kafka with a public certificate.
+    kafka_ssl_cafile: Path | None = None
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
     # How long the broker may hold a fetch that finds nothing. Apache Kafka
@@ -79,7 +84,16 @@ class ServiceSettings(BaseSettings):
         if not self.kafka_sasl_username or self.kafka_sasl_password is None:
             raise ValueError(f"MASH_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
                              "MASH_KAFKA_SASL_USERNAME and MASH_KAFKA_SASL_PASSWORD")
-        return {"security_protocol": self.kafka_security_protocol,
-                "sasl_mechanism": "SCRAM-SHA-512",
-                "sasl_plain_username": self.kafka_sasl_username,
-                "sasl_plain_password": self.kafka_sasl_password.get_secret_value()}
+        options: dict[str, Any] = {
+            "security_protocol": self.kafka_security_protocol,
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": self.kafka_sasl_username,
+            "sasl_plain_password": self.kafka_sasl_password.get_secret_value()}
+        if self.kafka_security_protocol == "SASL_SSL":
+            # Checks the broker's certificate and host name: against the CA
+            # file when set, otherwise against the system's CAs.
+            cafile = self.kafka_ssl_cafile
+            if cafile is not None and not cafile.is_file():
+                raise ValueError(f"MASH_KAFKA_SSL_CAFILE={cafile} is not a file")
+            options["ssl_context"] = create_ssl_context(cafile=cafile)
+        return options

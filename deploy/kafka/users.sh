@@ -6,7 +6,7 @@ set -eu
 
 scram_user() {
   pw=$(password_of "$1")
-  "$BIN/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP" --alter --entity-type users \
+  kafka_configs --alter --entity-type users \
     --entity-name "$1" --add-config "SCRAM-SHA-512=[iterations=8192,password=$pw]"
 }
 

@@ -13,10 +13,12 @@ import re
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from contracts import topics
+from tests.unit.deploy.kafka_scripts import grants, run_script, value
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
@@ -137,6 +139,10 @@ def test_app_services_wait_for_infrastructure_and_topics(
 
 
 APP = ("intake", "decision", "notify", *(f"research-{a}" for a in AGENCIES))
+PRINCIPALS = ["intake", "decision", "notify", "mash-operator",
+              *(f"research-{a}" for a in AGENCIES),
+              *(f"agency-{s}" for s in (*AGENCIES, "contact-centre", "early-help", "other-la"))]
+CA = "/etc/mash/tls/ca.crt"
 
 
 def test_every_service_is_its_own_principal_on_kafka_and_mongo(
@@ -145,7 +151,6 @@ def test_every_service_is_its_own_principal_on_kafka_and_mongo(
     passwords = set()
     for name in APP:
         env = services[name]["environment"]
-        assert env["MASH_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", name
         assert env["MASH_KAFKA_SASL_USERNAME"] == name
         assert env["MASH_MONGO_URI"].startswith(f"mongodb://{name}:"), name
         assert "authSource=admin" in env["MASH_MONGO_URI"]
@@ -157,63 +162,158 @@ def test_every_service_is_its_own_principal_on_kafka_and_mongo(
     assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
     assert "StandardAuthorizer" in kafka["KAFKA_AUTHORIZER_CLASS_NAME"]
     assert kafka["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
-    assert kafka["KAFKA_LISTENERS"].startswith("SASL://:9092")
-    assert "127.0.0.1:9094" in kafka["KAFKA_LISTENERS"]  # plaintext on loopback only
     assert services["intake"]["environment"]["MASH_PUBLIC_KEYS_FILE"]
 
 
-def run_script(tmp_path: Path, script: str) -> list[list[str]]:
-    """Run a deploy/kafka script against a stand-in for Kafka's CLI tools,
-    returning the argument list of every call."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    calls = tmp_path / "calls"
-    for tool in ("kafka-acls.sh", "kafka-configs.sh", "kafka-topics.sh"):
-        stub = bin_dir / tool
-        stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "{tool}" "$@" "--end--" >> "{calls}"\n')
-        stub.chmod(0o755)
-    env = {**os.environ, "KAFKA_BIN": str(bin_dir)}
-    names = ["intake", "decision", "notify", "mash-operator",
-             *(f"research-{a}" for a in AGENCIES),
-             *(f"agency-{s}" for s in (*AGENCIES, "contact-centre", "early-help", "other-la"))]
-    env |= {"MASH_KAFKA_PASSWORD_" + n.upper().replace("-", "_"): f"pw-{n}" for n in names}
-    result = subprocess.run(["sh", str(REPO_ROOT / "deploy" / "kafka" / script)], env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    out, current = [], []
-    for line in calls.read_text().splitlines():
-        if line == "--end--":
-            out.append(current)
-            current = []
-        else:
-            current.append(line)
-    return out
+def binds(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """target -> the bind mount, for every bind mount of a service."""
+    return {v["target"]: v for v in service.get("volumes", []) if v["type"] == "bind"}
 
 
-def _value(call: list[str], flag: str) -> str | None:
-    return call[call.index(flag) + 1] if flag in call else None
+def assert_file_mount(service: dict[str, Any], target: str, source: Path) -> None:
+    """Mounted read-only, and never created empty on the host if missing."""
+    mount = binds(service).get(target)
+    assert mount is not None, f"{target} is not mounted"
+    assert mount["source"] == str(source), target
+    assert mount["read_only"] is True, target
+    assert not mount.get("bind", {}).get("create_host_path"), target
 
 
-def grants(calls: list[list[str]]) -> dict[str, set[tuple[str, str, str]]]:
-    """principal -> {(operation, resource kind, name + '*' if prefixed)}."""
-    found: dict[str, set[tuple[str, str, str]]] = {}
-    for call in calls:
-        principal = _value(call, "--allow-principal")
-        assert principal is not None
-        prefixed = _value(call, "--resource-pattern-type") == "prefixed"
-        for kind in ("--topic", "--group", "--cluster"):
-            if kind in call:
-                name = "" if kind == "--cluster" else str(_value(call, kind))
-                ops = [call[i + 1] for i, arg in enumerate(call) if arg == "--operation"]
-                for op in ops:
-                    found.setdefault(principal.removeprefix("User:"), set()).add(
-                        (op, kind.strip("-"), name + ("*" if prefixed else "")))
+def test_every_client_speaks_tls_to_kafka_and_mongo(services: dict[str, dict[str, Any]]) -> None:
+    for name in (*APP, "topics"):
+        env = services[name]["environment"]
+        assert env["MASH_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
+        assert env["MASH_KAFKA_SSL_CAFILE"] == CA, name
+        assert_file_mount(services[name], CA, REPO_ROOT / "deploy" / "tls" / "out" / "ca.crt")
+    for name in APP:
+        query = parse_qs(urlsplit(services[name]["environment"]["MASH_MONGO_URI"]).query)
+        assert query["tls"] == ["true"], name
+        assert query["tlsCAFile"] == [CA], name
+        assert not {"tlsInsecure", "tlsAllowInvalidCertificates"} & query.keys(), name
+
+
+def listeners(setting: str) -> dict[str, tuple[str, int]]:
+    """KAFKA_LISTENERS: name -> (host, port); an empty host is every interface."""
+    found = {}
+    for listener in setting.split(","):
+        name, address = listener.split("://")
+        host, port = address.rsplit(":", 1)
+        found[name] = (host, int(port))
     return found
+
+
+def test_kafka_has_no_plaintext_listener_and_no_anonymous_super_user(
+        services: dict[str, dict[str, Any]]) -> None:
+    kafka = services["kafka"]["environment"]
+    bound = listeners(kafka["KAFKA_LISTENERS"])
+    protocol = dict(pair.split(":") for pair in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+                    .split(","))
+    assert bound.keys() <= protocol.keys()
+    loopback = {"127.0.0.1"}
+    for name, (host, _) in bound.items():
+        if host not in loopback:
+            assert protocol[name] == "SASL_SSL", f"{name} is reachable from other containers"
+        assert "PLAINTEXT" not in protocol[name] or host in loopback, name
+    assert bound["SASL"] == ("", 9092)
+    # The controller: loopback only, TLS, and only with a certificate from the CA.
+    controller = kafka["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    assert bound[controller][0] in loopback
+    assert protocol[controller] == "SSL"
+    assert kafka[f"KAFKA_LISTENER_NAME_{controller}_SSL_CLIENT_AUTH"] == "required"
+    assert controller not in listeners(kafka["KAFKA_ADVERTISED_LISTENERS"])
+    inter_broker = kafka["KAFKA_INTER_BROKER_LISTENER_NAME"]
+    assert bound[inter_broker][0] in loopback
+    assert protocol[inter_broker] == "SSL"
+    assert kafka[f"KAFKA_LISTENER_NAME_{inter_broker}_SSL_CLIENT_AUTH"] == "required"
+    assert "KAFKA_SSL_CLIENT_AUTH" not in kafka  # the clients' listener: SCRAM, not certificates
+    # Super users are certificate principals; nobody is a super user by default.
+    super_users = set(kafka["KAFKA_SUPER_USERS"].split(";"))
+    assert super_users == {"User:kafka-broker", "User:kafka-admin"}
+    assert "ANONYMOUS" not in kafka["KAFKA_SUPER_USERS"]
+    # A certificate's CN is its principal (Kafka's rule syntax; $$ is Compose's $).
+    rule = kafka["KAFKA_SSL_PRINCIPAL_MAPPING_RULES"].replace("$$", "$")
+    match = re.fullmatch(r"RULE:(.+)/(.+)/,DEFAULT", rule)
+    assert match is not None, rule
+    for cn in ("kafka-broker", "kafka-admin"):
+        dn = f"CN={cn},O=MASH"  # RFC 2253, as Java names a certificate's subject
+        assert re.fullmatch(match[1], dn)
+        assert re.sub(match[1], match[2].replace("$1", r"\1"), dn) == cn
+    assert kafka["KAFKA_SSL_KEYSTORE_TYPE"] == kafka["KAFKA_SSL_TRUSTSTORE_TYPE"] == "PEM"
+    assert kafka["KAFKA_SSL_TRUSTSTORE_LOCATION"] == CA
+    tls = REPO_ROOT / "deploy" / "tls" / "out"
+    for target in (CA, kafka["KAFKA_SSL_KEYSTORE_LOCATION"], "/etc/mash/tls/kafka-admin.pem"):
+        assert_file_mount(services["kafka"], target, tls / Path(target).name)
+    # Stated, not left to the default: every event is kept under 900,000 bytes.
+    assert kafka["KAFKA_MESSAGE_MAX_BYTES"] == "1048588"
+
+
+def test_the_kafka_setup_scripts_use_the_admin_certificate(tmp_path: Path) -> None:
+    config = dict(line.split("=", 1) for line in
+                  (REPO_ROOT / "deploy" / "kafka" / "admin.properties").read_text().splitlines()
+                  if line and not line.startswith("#"))
+    assert config == {"security.protocol": "SSL",
+                      "ssl.keystore.type": "PEM",
+                      "ssl.keystore.location": "/etc/mash/tls/kafka-admin.pem",
+                      "ssl.truststore.type": "PEM",
+                      "ssl.truststore.location": CA}
+    calls = run_script(tmp_path, "setup.sh", PRINCIPALS)
+    assert {call[0] for call in calls} == {"kafka-topics.sh", "kafka-configs.sh", "kafka-acls.sh"}
+    for call in calls:
+        assert value(call, "--bootstrap-server") == "127.0.0.1:9094", call
+        assert value(call, "--command-config") == str(REPO_ROOT / "deploy" / "kafka"
+                                                       / "admin.properties"), call
+    again = run_script(tmp_path, "setup.sh", PRINCIPALS)
+    assert again == [calls[0]], "users and ACLs are made once"
+
+
+def test_mongo_requires_tls(services: dict[str, dict[str, Any]]) -> None:
+    mongo = services["mongo"]
+    command = " ".join(mongo["command"])
+    assert "--tlsMode requireTLS" in command
+    assert f"--tlsCAFile {CA}" in command
+    assert "--tlsCertificateKeyFile" in command
+    assert "tlsAllowInvalid" not in command
+    healthcheck = mongo["healthcheck"]["test"]
+    assert "--tls" in healthcheck
+    assert healthcheck[healthcheck.index("--tlsCAFile") + 1] == CA
+    tls = REPO_ROOT / "deploy" / "tls" / "out"
+    assert_file_mount(mongo, CA, tls / "ca.crt")
+    assert_file_mount(mongo, "/etc/mash/tls/mongo.pem", tls / "mongo.pem")
+
+
+def test_each_private_key_is_mounted_only_where_it_is_used(
+        services: dict[str, dict[str, Any]]) -> None:
+    deploy = REPO_ROOT / "deploy"
+    for name in APP:
+        env = services[name]["environment"]
+        assert env["MASH_AUDIT_KEY_FILE"] == f"/etc/mash/audit/{name}.key"
+        assert_file_mount(services[name], env["MASH_AUDIT_KEY_FILE"], deploy / "audit" / f"{name}.key")
+    for agency in AGENCIES:
+        service = services[f"research-{agency}"]
+        key = service["environment"]["MASH_SIGNING_KEY_FILE"]
+        assert key == f"/etc/mash/keys/service/research-{agency}.key"
+        assert_file_mount(service, key, deploy / "keys" / "service" / f"research-{agency}.key")
+    decision = services["decision"]
+    assert decision["environment"]["MASH_SERVICE_KEYS_FILE"] == "/etc/mash/keys/services.toml"
+    assert_file_mount(decision, "/etc/mash/keys/services.toml", deploy / "keys" / "services.toml")
+    assert_file_mount(services["intake"], "/etc/mash/keys/public.toml", deploy / "keys" / "public.toml")
+    # Nobody sees another's private key: each key file is mounted into one container,
+    # no directory that holds keys is mounted whole, and the CA's key goes nowhere.
+    private = {"kafka.pem": "kafka", "kafka-admin.pem": "kafka", "mongo.pem": "mongo",
+               **{f"{n}.key": n for n in APP}}
+    for name, service in services.items():
+        for mount in binds(service).values():
+            source = Path(mount["source"])
+            assert source not in (deploy / "keys", deploy / "audit", deploy / "tls",
+                                  deploy / "tls" / "out", deploy / "keys" / "service"), name
+            assert source.name != "ca.key", name
+            if source.name in private:
+                assert private[source.name] == name, (name, source)
 
 
 def test_a_research_service_reads_only_its_enquiries_and_writes_only_findings(
         tmp_path: Path) -> None:
-    acl = grants(run_script(tmp_path, "acls.sh"))
+    acl = grants(run_script(tmp_path, "acls.sh", PRINCIPALS))
     for agency in AGENCIES:
         assert acl[f"research-{agency}"] == {
             ("Read", "topic", f"mash.enquiries.{agency}"),
@@ -239,7 +339,7 @@ def test_a_research_service_reads_only_its_enquiries_and_writes_only_findings(
 
 def test_every_topic_a_service_reads_or_writes_is_granted_to_it(tmp_path: Path) -> None:
     """The RED lanes included: a lane the ACLs forget is a RED contact refused in production."""
-    acl = grants(run_script(tmp_path, "acls.sh"))
+    acl = grants(run_script(tmp_path, "acls.sh", PRINCIPALS))
     contacts, opened = topics.lanes(topics.CONTACTS_SUBMITTED), topics.lanes(topics.CASES_OPENED)
     expected = {
         "intake": [("Read", t) for t in contacts] + [("Write", t) for t in opened],
@@ -254,8 +354,8 @@ def test_every_topic_a_service_reads_or_writes_is_granted_to_it(tmp_path: Path) 
 
 def test_every_principal_the_services_use_has_a_scram_user(
         tmp_path: Path, services: dict[str, dict[str, Any]]) -> None:
-    calls = run_script(tmp_path, "users.sh")
-    users = {_value(c, "--entity-name"): _value(c, "--add-config") for c in calls}
+    calls = run_script(tmp_path, "users.sh", PRINCIPALS)
+    users = {value(c, "--entity-name"): value(c, "--add-config") for c in calls}
     for name in APP:
         assert services[name]["environment"]["MASH_KAFKA_SASL_USERNAME"] in users
         assert users[name] == f"SCRAM-SHA-512=[iterations=8192,password=pw-{name}]"
