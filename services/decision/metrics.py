@@ -9,6 +9,7 @@ function of the open cases and the time, so a restarted service shows the
 same picture at once. Labels are codes; never a case id or a name.
 """
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,11 +19,12 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from contracts.agencies import agencies
 from contracts.casework import SlaBreached, SlaWarning
 from contracts.contact import Rag
-from contracts.events import DecisionData
-from plumbing.metrics import DEADLINE_BUCKETS
-from services.decision.domain import CaseRecord, Step, Timescale
+from contracts.events import DecisionData, Outcome
+from plumbing.metrics import DEADLINE_BUCKETS, expect_every_topic, zero
+from services.decision.domain import LA_ENQUIRY, CaseRecord, Step, Timescale
 
 FINDINGS_RECEIVED = Counter(
     "mash_findings_received", "Findings merged into cases.", ["agency"])
@@ -60,23 +62,49 @@ BANDS: tuple[tuple[str, timedelta], ...] = (
     ("under-24h", timedelta(hours=24)))
 
 
-TIMESCALES = ("decision-rag", "decision-working-day", "confidential-enquiry", "s47-to-duty",
-              "outcome-48h", "icpc-15wd", "assessment-45wd")
+# The `timescale` label: every name services/decision/domain.py gives a
+# timescale (its `_timescale(` calls), a numbered one under one name, as the
+# board report counts them (mash/report/performance.py): a reopened case's
+# decision-rag-v2 is decision-rag-reopened, review-<n> (a manager's review of
+# late information) is review. A label per number would be a new series per
+# case, each born with its first count. tests/unit/test_metrics.py reads the
+# domain's calls and checks every name they can give is one of these.
+TIMESCALES = ("decision-rag", "decision-working-day", "confidential-enquiry", LA_ENQUIRY,
+              "s47-to-duty", "outcome-48h", "icpc-15wd", "assessment-45wd",
+              "decision-rag-reopened", "review")
+CLOSED_RESULTS = ("met", "breached")
+DECIDED_BY = ("rules", "manager")
+
+
+def timescale_label(name: str) -> str:
+    """The `timescale` label of a timescale's name."""
+    if re.fullmatch(r"decision-rag-v\d+", name):
+        return "decision-rag-reopened"
+    if re.fullmatch(r"review-\d+", name):
+        return "review"
+    return name
+
+
+def _expect(names: Iterable[str]) -> None:
+    """Every counter series a panel or rule reads, at zero: ``increase()``
+    cannot see the first step of a series that appears with it, so the
+    ratios and the counts by outcome would miss it."""
+    zero(CLOSED, ({"timescale": t, "result": r} for t in TIMESCALES for r in CLOSED_RESULTS))
+    zero(WARNINGS, ({"timescale": t} for t in TIMESCALES))
+    zero(BREACHES, ({"timescale": t} for t in TIMESCALES))
+    zero(TIME_TO_DECISION, ({"rag": rag.value} for rag in Rag))
+    zero(DECISIONS, ({"rag": rag.value, "outcome": outcome.value, "decided_by": who}
+                     for rag in Rag for outcome in Outcome for who in DECIDED_BY))
+    zero(FINDINGS_RECEIVED, ({"agency": agency} for agency in names))
+    zero(DEADLINE_EXPIRIES, ({"agency": agency} for agency in names))
 
 
 def start(agencies: Iterable[str], now: float) -> None:
-    """Every series at zero from the start: ``increase()`` cannot see the
-    first step of a series that appears with it, so the ratios would miss it."""
-    for name in TIMESCALES:
-        for result in ("met", "breached"):
-            CLOSED.labels(timescale=name, result=result)
-        WARNINGS.labels(timescale=name)
-        BREACHES.labels(timescale=name)
-    for rag in ("RED", "AMBER", "GREEN"):
-        TIME_TO_DECISION.labels(rag=rag)
-    for agency in agencies:
-        FINDINGS_RECEIVED.labels(agency=agency)
-        DEADLINE_EXPIRIES.labels(agency=agency)
+    """The agencies' last answers taken as now (the service's start), and
+    their counters at zero (already so at import for the configured ones)."""
+    names = tuple(agencies)
+    _expect(names)
+    for agency in names:
         LAST_ANSWER.labels(agency=agency).set(now)
 
 
@@ -173,7 +201,7 @@ def snapshot(cases: Iterable[LiveCase], now: datetime, agencies: Iterable[str]) 
                     out.awaiting[agency] += 1
         for ts in owed:
             left = ts.due_at - now
-            key = (ts.timescale, rag)
+            key = (timescale_label(ts.timescale), rag)
             out.timescales[(*key, band(left))] += 1
             seconds = left.total_seconds()
             out.least_left[key] = min(out.least_left.get(key, seconds), seconds)
@@ -184,6 +212,9 @@ def publish(shot: Snapshot) -> None:
     # No await between clearing and setting: a scrape never sees the gap.
     for gauge in (CASES_OPEN, TIMESCALES_OPEN, SECONDS_LEFT_MIN):
         gauge.clear()
+    # No open case at a RAG and stage reads 0, not a gap.
+    zero(CASES_OPEN, ({"rag": rag.value, "stage": stage} for rag in Rag
+                      for stage in STAGES.values()))
     for (rag, stage), count in shot.cases.items():
         CASES_OPEN.labels(rag=rag, stage=stage).set(count)
     for (name, rag, where), count in shot.timescales.items():
@@ -223,15 +254,19 @@ def count_step(before: Before, step: Step) -> None:
                 max(0.0, (d.decided_at - d.contact_received_at).total_seconds()))
     for _, event in step.emit:
         if isinstance(event, SlaWarning):
-            WARNINGS.labels(timescale=event.data.timescale).inc()
+            WARNINGS.labels(timescale=timescale_label(event.data.timescale)).inc()
         elif isinstance(event, SlaBreached):
-            BREACHES.labels(timescale=event.data.timescale).inc()
+            BREACHES.labels(timescale=timescale_label(event.data.timescale)).inc()
     # Met in this step: owed before, or started and met within it.
     for ts in step.case.timescales:
         if ts.met_at is not None and before.owed.get(ts.timescale, True):
-            CLOSED.labels(timescale=ts.timescale,
+            CLOSED.labels(timescale=timescale_label(ts.timescale),
                           result="met" if ts.met_at <= ts.due_at else "breached").inc()
     first = step.case.proposal
     if first is not None and first.number == 1 and not before.proposed:
         for agency in first.agencies_missing:
             DEADLINE_EXPIRIES.labels(agency=agency).inc()
+
+
+expect_every_topic()
+_expect(agencies())

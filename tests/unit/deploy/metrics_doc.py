@@ -4,9 +4,14 @@ Shared by the Prometheus rule and Grafana dashboard tests so that neither can us
 name the services do not expose (METRICS.md is the contract with them).
 """
 
+import os
 import re
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = REPO_ROOT / "deploy"
@@ -80,6 +85,26 @@ def label_names(expr: str) -> set[str]:
     return found
 
 
+# How METRICS.md says a metric may have no series on a running stack.
+MAY_BE_ABSENT = ("absent when none open", "absent until the first exception")
+
+
+@cache
+def may_be_absent() -> frozenset[str]:
+    """Metrics METRICS.md says may have no series (in a table row's cells, or
+    in a sentence outside the tables that names them)."""
+    text = metrics_doc()
+    found: set[str] = set()
+    for name, rest in re.findall(r"^\|\s*`([a-z0-9_]+)`\s*\|(.*)$", text, re.M):
+        if any(phrase in rest for phrase in MAY_BE_ABSENT):
+            found.add(name)
+    prose = " ".join(line for line in text.splitlines() if not line.startswith("|"))
+    for sentence in re.split(r"(?<=\.)\s+", prose):
+        if any(phrase in sentence for phrase in MAY_BE_ABSENT):
+            found |= set(re.findall(r"`((?:mash|faststream)_[a-z0-9_]+)`", sentence))
+    return frozenset(found)
+
+
 @cache
 def recording_rules() -> frozenset[str]:
     """The recording rules METRICS.md promises (names with a colon)."""
@@ -122,3 +147,30 @@ def undocumented_labels(expr: str) -> set[str]:
     for name in metric_names(expr):
         known |= documented_labels().get(name, frozenset())
     return label_names(expr) - known
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+SERVICE_METRICS = ("services.intake.metrics", "services.decision.metrics",
+                   "services.research.metrics", "services.notify.metrics")
+
+
+@cache
+def exported_at_import() -> Samples:
+    """Every sample /metrics would show before anything has happened: a fresh
+    process that has imported the four services' metrics modules (as each
+    app does first), with the packaged agencies; research as police."""
+    code = (f"import {', '.join(SERVICE_METRICS)}\n"
+            "from prometheus_client import REGISTRY, generate_latest\n"
+            "print(generate_latest(REGISTRY).decode())")
+    env = {k: v for k, v in os.environ.items() if k not in ("MASH_AGENCIES", "MASH_AGENCY")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True, env=env, cwd=REPO_ROOT).stdout
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(out) for s in family.samples}
+
+
+def counted_by_increase(expr: str) -> set[str]:
+    """The metrics an expression reads through increase(), rate() or irate():
+    a series born with its first step loses that step there."""
+    return {name for name in re.findall(r"\b(?:increase|rate|irate)\(\s*([a-zA-Z_:][\w:]*)", expr)
+            if not name.startswith("faststream_")}  # FastStream's, made at its first message

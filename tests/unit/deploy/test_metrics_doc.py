@@ -2,11 +2,16 @@
 
 import pytest
 
+from plumbing.metrics import SET_ASIDE_REASONS
+from services.decision.metrics import TIMESCALES
+from services.intake.metrics import REJECTION_REASONS
 from tests.unit.deploy.metrics_doc import (
     alert_names,
     documented_labels,
     documented_metrics,
+    may_be_absent,
     metric_names,
+    metrics_doc,
     recording_rules,
     undocumented_labels,
 )
@@ -42,6 +47,12 @@ def test_metrics_doc_is_parsed() -> None:
     assert "faststream_received_processed_messages_duration_seconds_bucket" in metrics
     assert "faststream_received_processed_messages_total" in metrics  # `name{status}`
     assert "mash_timescales_open_bucket" not in metrics  # a gauge, not a histogram
+    assert "mash_outbox_set_aside_total" in metrics
+    assert may_be_absent() == {
+        "mash_timescales_open", "mash_timescale_seconds_left_min",
+        "faststream_received_processed_messages_exceptions_total",
+        "faststream_published_messages_exceptions_total",
+    }
     assert recording_rules() == {
         "mash:decided_within_one_working_day:ratio",
         "mash:red_decided_within_4h:ratio",
@@ -50,6 +61,7 @@ def test_metrics_doc_is_parsed() -> None:
     assert alert_names() == {
         "MashRedCaseNearLimit", "MashTimescaleBreached", "MashAgencySilent",
         "MashDeadLettersWaiting", "MashConsumerLagGrowing", "MashServiceDown",
+        "MashOutboxStalled", "MashOutboxEventSetAside",
     }
 
 
@@ -63,3 +75,9 @@ def test_labels_are_checked_against_the_metrics_they_belong_to() -> None:
         'sum by (rag, band) (mash_timescales_open{timescale="decision-rag"})')
     assert undocumented_labels('sum by (source) (mash_cases_opened_total)') == {"source"}
     assert undocumented_labels('mash_decisions_total{source_agency="police"}') == {"source_agency"}
+
+
+def test_every_label_value_the_code_gives_is_documented() -> None:
+    text = metrics_doc()
+    for value in (*REJECTION_REASONS, *TIMESCALES, *SET_ASIDE_REASONS):
+        assert f"`{value}`" in text, value

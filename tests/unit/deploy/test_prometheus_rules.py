@@ -16,6 +16,8 @@ from tests.unit.deploy.metrics_doc import (
     DEPLOY,
     alert_names,
     allowed_names,
+    counted_by_increase,
+    exported_at_import,
     metric_names,
     recording_rules,
     undocumented_labels,
@@ -162,6 +164,32 @@ def test_rules_use_only_documented_metrics() -> None:
         assert used <= allowed, f"{name} uses {sorted(used - allowed)}, not in deploy/METRICS.md"
         assert not undocumented_labels(expr), (
             f"{name} uses labels {sorted(undocumented_labels(expr))} not in deploy/METRICS.md")
+
+
+def test_what_a_rule_counts_with_increase_or_rate_exists_before_its_first_step() -> None:
+    """A counter series born with its first increment is invisible to
+    increase(): an alert on it would never fire for the first event."""
+    exported = exported_at_import()
+    names = {name for name, _ in exported}
+    for rule, expr in ALL_RULES.items():
+        for name in counted_by_increase(expr):
+            assert name in names, f"{rule}: {name} has no series at start"
+    # The 4-hour bucket the RED ratio reads, for every RAG.
+    assert ("mash_time_to_decision_seconds_bucket",
+            frozenset({("rag", "RED"), ("le", "14400.0")})) in exported
+
+
+def test_the_outbox_and_dead_letter_alerts_say_what_to_run() -> None:
+    blocks = alert_blocks(PROMETHEUS / "rules" / "alerts.yml")
+    for name in ("MashOutboxStalled", "MashOutboxEventSetAside", "MashDeadLettersWaiting"):
+        assert "mash dlq" in blocks[name] or "mash reconcile" in blocks[name], name
+    assert "mash reconcile" in blocks["MashOutboxStalled"]
+    assert "mash_outbox_oldest_unpublished_age_seconds > 60" in blocks["MashOutboxStalled"]
+    assert re.search(r"^\s*for: 2m$", blocks["MashOutboxStalled"], re.M)
+    assert "increase(mash_outbox_set_aside_total[" in blocks["MashOutboxEventSetAside"]
+    for name in ("MashOutboxEventSetAside", "MashDeadLettersWaiting"):
+        assert "`mash dlq replay <id>`" in blocks[name], name
+        assert '`mash dlq resolve <id> --reason "why"`' in blocks[name], name
 
 
 def test_ratios_cannot_divide_by_zero() -> None:
