@@ -14,7 +14,15 @@ this module imports ``Outcome`` and ``Destination`` from it: the package's
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    field_validator,
+    model_validator,
+)
 
 from contracts.contact import Rag
 from contracts.envelope import Event
@@ -42,7 +50,7 @@ class Actor(_Data):
 # --- commands -------------------------------------------------------------
 
 class RecommendationData(_Data):
-    case_id: str
+    case_id: str = Field(max_length=40)
     actor: Actor
     rag: Rag
     outcome: Outcome
@@ -51,6 +59,13 @@ class RecommendationData(_Data):
                            description="Why: the practitioner's analysis of the product")
     advice: str | None = Field(default=None, max_length=2000,
                                description="Advice or signposting for NFA / single-agency")
+
+    @field_validator("rationale")
+    @classmethod
+    def _rationale_says_something(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("a recommendation needs a rationale, not blank space")
+        return text
 
 
 class RecommendCommand(Event[RecommendationData]):
@@ -61,7 +76,7 @@ class RecommendCommand(Event[RecommendationData]):
 
 
 class DecideData(_Data):
-    case_id: str
+    case_id: str = Field(max_length=40)
     actor: Actor
     action: Literal["authorise", "override"] = Field(
         description="authorise: the recommendation if there is one, else the proposal; "
@@ -113,13 +128,15 @@ class HistoryKind(StrEnum):
 
 
 class CaseChangeData(_Data):
-    case_id: str
+    case_id: str = Field(max_length=40)
     kind: HistoryKind
     actor: Actor
     rag: Rag | None = None
     outcome: Outcome | None = None
-    text: str = Field(description="What happened and why, in plain words (no personal data)")
-    rule_ids: list[str] = Field(default_factory=list)
+    text: str = Field(max_length=6000,
+                      description="What happened and why, in plain words (no personal data)")
+    rule_ids: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list,
+                                                                  max_length=40)
     at: AwareDatetime
 
 
@@ -144,9 +161,10 @@ class TimescaleData(_Data):
     model_config = ConfigDict(extra="forbid", frozen=True,
                               json_schema_extra={"examples": [_SLA_EXAMPLE]})
 
-    case_id: str
-    timescale: str = Field(description="e.g. decision-rag, decision-working-day, s47-to-duty")
-    text: str
+    case_id: str = Field(max_length=40)
+    timescale: str = Field(max_length=50,
+                           description="e.g. decision-rag, decision-working-day, s47-to-duty")
+    text: str = Field(max_length=300)
     rag: Rag | None
     started_at: AwareDatetime
     due_at: AwareDatetime
@@ -170,10 +188,12 @@ class SlaBreached(Event[TimescaleData]):
 # --- outcome acknowledgement ---------------------------------------------
 
 class AcknowledgementData(_Data):
-    outcome_id: str = Field(description="The id of the mash.outcome.routed event acknowledged")
-    case_id: str
+    outcome_id: str = Field(max_length=200,
+                            description="The id of the mash.outcome.routed event acknowledged")
+    case_id: str = Field(max_length=40)
     destination: Destination
-    team: str = Field(min_length=1, description="The receiving team, e.g. duty-team-north")
+    team: str = Field(min_length=1, max_length=100,
+                      description="The receiving team, e.g. duty-team-north")
     actor: Actor | None = None
     acknowledged_at: AwareDatetime
 
@@ -191,14 +211,14 @@ class OutcomeAcknowledged(Event[AcknowledgementData]):
 
 
 class EscalationData(_Data):
-    outcome_id: str
-    case_id: str
+    outcome_id: str = Field(max_length=200)
+    case_id: str = Field(max_length=40)
     destination: Destination
     outcome: Outcome
     rag: Rag
     ack_due: AwareDatetime
     escalated_at: AwareDatetime
-    text: str
+    text: str = Field(max_length=500)
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{
         "outcome_id": "5b0f3c4e-2d7a-5e61-9f0b-1c2d3e4f5a6b", "case_id": "CASE-3F2A9C1B",

@@ -2,7 +2,7 @@
 
 from datetime import date
 from enum import StrEnum
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -41,30 +41,33 @@ class Child(_Strict):
     )
     gender: Literal["female", "male", "other", "unknown"] = "unknown"
     postcode: str | None = Field(default=None, max_length=10)
-    ethnicity: str | None = None
-    language: str | None = None
+    ethnicity: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=100)
     address: str | None = Field(default=None, max_length=300,
                                 description="Where the child lives, as given (postcode apart)")
     person_id: str | None = Field(
-        default=None, description="Intake's person index id; set by intake, not the referrer")
+        default=None, max_length=40,
+        description="Intake's person index id; set by intake, not the referrer")
 
 
 class HouseholdMember(_Strict):
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str = Field(min_length=1, max_length=100)
     date_of_birth: date | None = None
-    relationship: str = Field(min_length=1, description="To the first child, e.g. mother")
+    relationship: str = Field(min_length=1, max_length=100,
+                              description="To the first child, e.g. mother")
     postcode: str | None = Field(default=None, max_length=10,
                                  description="Where they live when not with the children")
     person_id: str | None = Field(
-        default=None, description="Intake's person index id; set by intake, not the referrer")
+        default=None, max_length=40,
+        description="Intake's person index id; set by intake, not the referrer")
 
 
 class Referrer(_Strict):
-    agency: str = Field(min_length=1, description="An agency name, or 'public'")
-    source_code: str = Field(description="CIN referral source code, e.g. 6 for police")
-    name: str | None = None
-    role: str | None = None
+    agency: str = Field(min_length=1, max_length=100, description="An agency name, or 'public'")
+    source_code: str = Field(max_length=5, description="CIN referral source code, e.g. 6 for police")
+    name: str | None = Field(default=None, max_length=200)
+    role: str | None = Field(default=None, max_length=200)
     anonymous: bool = False
 
     @field_validator("source_code")
@@ -77,8 +80,9 @@ class Referrer(_Strict):
 
 class Consent(_Strict):
     state: ConsentState
-    reason: str | None = Field(default=None, description="Why, especially when not sought")
-    decided_by: str | None = None
+    reason: str | None = Field(default=None, max_length=2000,
+                               description="Why, especially when not sought")
+    decided_by: str | None = Field(default=None, max_length=200)
     overridden: bool = Field(
         default=False,
         description="Shared without consent because seeking it (or respecting a refusal) would "
@@ -89,12 +93,13 @@ class Consent(_Strict):
 class PersonMatch(_Strict):
     """What intake's person index found for one person in the contact."""
 
-    person_ref: str = Field(description="child-<i> or adult-<i>, as in the enquiries")
-    person_id: str = Field(description="The indexed person it matched")
+    person_ref: str = Field(max_length=20, description="child-<i> or adult-<i>, as in the enquiries")
+    person_id: str = Field(max_length=40, description="The indexed person it matched")
     score: float = Field(ge=0, le=1)
     band: Literal["link", "possible"] = Field(
         description="link: treated as the same person; possible: a practitioner should check")
-    explanation: list[str] = Field(description="Each component of the score, in words")
+    explanation: list[Annotated[str, Field(max_length=240)]] = Field(
+        max_length=4, description="Each component of the score, in words")
 
 
 class Contact(_Strict):
@@ -105,7 +110,8 @@ class Contact(_Strict):
     referrer: Referrer
     children: list[Child] = Field(min_length=1, max_length=20)
     household: list[HouseholdMember] = Field(default_factory=list, max_length=30)
-    concerns: list[str] = Field(min_length=1, description="CIN factor codes")
+    concerns: list[Annotated[str, Field(max_length=5)]] = Field(
+        min_length=1, max_length=40, description="CIN factor codes")
     analysis: str = Field(min_length=1, max_length=20_000)
     consent: Consent
     urgency: Urgency = Urgency.ROUTINE
@@ -118,11 +124,14 @@ class Contact(_Strict):
         default=None, description="When the referrer needs an answer (a confidential enquiry "
                                   "from another local authority: 24 hours)")
     source_format: str | None = Field(
-        default=None, description="The CloudEvent type it arrived as, when an agency format")
-    data_quality: list[str] = Field(
-        default_factory=list, description="Usable but poor: what intake noticed, in words")
+        default=None, max_length=100,
+        description="The CloudEvent type it arrived as, when an agency format")
+    data_quality: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=30,
+        description="Usable but poor: what intake noticed, in words")
     person_matches: list[PersonMatch] = Field(
-        default_factory=list, description="Set by intake: person index matches, explained")
+        default_factory=list, max_length=50,
+        description="Set by intake: person index matches, explained")
 
     @field_validator("concerns")
     @classmethod

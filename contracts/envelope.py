@@ -16,6 +16,14 @@ from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+# Every event a service emits fits in this many bytes. Apache Kafka refuses
+# a record over `message.max.bytes` (1,048,588 by default) and the producer
+# one over `max.request.size` (1 MiB): one event over the limit once wedged
+# a service's outbox, and every contact behind it waited. The rest of the
+# megabyte is for headers and the record batch's own framing. Every event
+# model is bounded so that its largest instance fits
+# (tests/unit/test_event_bounds.py); `Transaction.emit` checks each event.
+MAX_EVENT_BYTES = 900_000
 _NAMESPACE = uuid.UUID("6f1c8a52-3d0e-4a59-9a43-6a2b3c0d9e11")
 
 DataT = TypeVar("DataT", bound=BaseModel)
@@ -45,14 +53,18 @@ class Event(BaseModel, Generic[DataT]):
 
     specversion: Literal["1.0"] = "1.0"
     id: str = Field(min_length=1, max_length=200)
-    source: str = Field(min_length=1, description="URI-reference of the producer, e.g. /mash/intake")
-    type: str = Field(min_length=1)
-    subject: str = Field(min_length=1, description="Case id; the contact id before a case exists")
+    source: str = Field(min_length=1, max_length=200,
+                        description="URI-reference of the producer, e.g. /mash/intake")
+    type: str = Field(min_length=1, max_length=200)
+    subject: str = Field(min_length=1, max_length=200,
+                         description="Case id; the contact id before a case exists")
     time: AwareDatetime
     datacontenttype: Literal["application/json"] = "application/json"
     schema_version: int = Field(ge=1, description="Version of this event's data schema")
-    correlation_id: str = Field(min_length=1, description="The contact that started this flow")
-    causation_id: str | None = Field(default=None, description="Id of the event that caused this one")
+    correlation_id: str = Field(min_length=1, max_length=200,
+                                description="The contact that started this flow")
+    causation_id: str | None = Field(default=None, max_length=200,
+                                     description="Id of the event that caused this one")
     data: DataT
 
     @classmethod
@@ -82,12 +94,30 @@ class Event(BaseModel, Generic[DataT]):
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode("utf-8")
 
+    def checked_bytes(self) -> bytes:
+        """The event on the wire, refused when it would not fit (EventTooLarge)."""
+        raw = self.to_bytes()
+        if len(raw) > MAX_EVENT_BYTES:
+            raise EventTooLarge(self.type, len(raw))
+        return raw
+
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
         schema = cls.model_json_schema()
         schema["$id"] = f"https://mash.example/schemas/{cls.event_type}.json"
         schema["properties"]["type"]["const"] = cls.event_type
         return schema
+
+
+class EventTooLarge(ValueError):
+    """An event that would not fit on the broker: a bug in whatever built it,
+    since every model is bounded below the limit."""
+
+    def __init__(self, event_type: str, size: int) -> None:
+        super().__init__(f"a {event_type} event of {size:,} bytes is over the "
+                         f"{MAX_EVENT_BYTES:,}-byte limit")
+        self.event_type = event_type
+        self.size = size
 
 
 class Header(BaseModel):

@@ -6,7 +6,7 @@ that old consumers cannot read bumps ``schema_version_current``.
 
 from datetime import date
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -40,33 +40,90 @@ class ContactSubmitted(Event[Contact]):
     event_type = "mash.contact.submitted"
 
 
+Id = Annotated[str, Field(max_length=200)]
+Words = Annotated[str, Field(max_length=300)]
+# A sender of contacts (an agency or a channel in contracts/signers.toml), as
+# its verified signature names it: where its rejections, receipts and
+# feedback go (mash.feedback.<sender>).
+Sender = Annotated[str, Field(max_length=50)]
+
+
 class Problem(_Data):
-    field: str = Field(description="Where in the contact, e.g. children.0.date_of_birth")
-    problem: str = Field(description="In words a referrer can act on")
+    field: str = Field(max_length=300, description="Where in the contact, e.g. children.0.date_of_birth")
+    problem: str = Field(max_length=2000, description="In words a referrer can act on")
+
+
+class OriginalDigest(_Data):
+    """A message as received, described without carrying it: big enough to
+    recognise, never big enough to wedge a topic or to leak a child's details.
+    The message itself is kept by the service that received it."""
+
+    size_bytes: int = Field(ge=0, description="How many bytes were received")
+    sha256: str = Field(max_length=64, description="Of the bytes received, hex")
+    preview: str = Field(max_length=400, description=(
+        "Its first few hundred characters with personal data masked: field names, and the "
+        "values of the envelope's own attributes (type, source, id, time), are kept; every "
+        "other letter becomes x or X and every digit 9"))
+    kept_as: str = Field(max_length=200, description=(
+        "Where the whole message is held, e.g. quarantine/<id> in mash_intake: the operator "
+        "gives it back to its sender (`mash quarantine export`)"))
 
 
 class Rejection(_Data):
-    contact_id: str | None
-    referrer_reference: str | None
-    referrer_agency: str | None
-    problems: list[Problem] = Field(min_length=1)
-    original: str = Field(description="The message exactly as received")
-    original_encoding: Literal["utf-8", "base64"]
-    topic: str
+    contact_id: str | None = Field(max_length=200)
+    referrer_reference: str | None = Field(max_length=200)
+    referrer_agency: str | None = Field(max_length=200)
+    sender: Sender | None = Field(default=None, description=(
+        "The verified signer, to whose own topic the rejection went; None when no valid "
+        "signature named one (then it went to mash.contacts.rejected, for the operator only)"))
+    problems: list[Problem] = Field(min_length=1, max_length=50)
+    original: OriginalDigest
+    topic: Id
     partition: int
     offset: int
 
 
 class ContactRejected(Event[Rejection]):
+    """A contact that cannot be used, with every problem in plain words.
+    Version 2: the original is described (``OriginalDigest``), not carried."""
+
     event_type = "mash.contact.rejected"
+    schema_version_current = 2
+
+
+class ReceiptData(_Data):
+    contact_id: str = Field(max_length=100)
+    referrer_reference: str = Field(max_length=100)
+    sender: Sender
+    case_id: str = Field(max_length=40, description="The case reference to quote")
+    status: Literal["accepted", "already-received"] = Field(description=(
+        "accepted: taken into a case (a new one, or one already open about the same child or "
+        "incident); already-received: the same referrer reference was accepted before, and "
+        "this copy changed nothing"))
+    received_at: AwareDatetime
+    answer_due: AwareDatetime | None = Field(default=None, description=(
+        "When the enquirer is owed an answer (a confidential enquiry from another local "
+        "authority: 24 hours)"))
+    data_quality: list[Words] = Field(default_factory=list, max_length=30, description=(
+        "Usable but poor: what the referrer could add"))
+    message: str = Field(max_length=500)
+
+
+class ContactReceived(Event[ReceiptData]):
+    """The sender's receipt: its contact is in, with the case reference."""
+
+    event_type = "mash.contact.received"
 
 
 class CaseOpenedData(_Data):
-    case_id: str
+    case_id: str = Field(max_length=40)
     contact: Contact
-    expected_agencies: list[str]
+    sender: Sender | None = Field(default=None, description=(
+        "Who sent the contact, by its verified signature (None on cases opened before "
+        "senders were recorded)"))
+    expected_agencies: list[Annotated[str, Field(max_length=50)]] = Field(max_length=30)
     triage_rag: Rag
-    data_quality: list[str] = Field(default_factory=list)
+    data_quality: list[Words] = Field(default_factory=list, max_length=30)
     opened_at: AwareDatetime
     research_deadline: AwareDatetime = Field(
         description="Agencies answer by then; the case is decided on what has arrived")
@@ -77,8 +134,9 @@ class CaseOpened(Event[CaseOpenedData]):
 
 
 class ContactAddedData(_Data):
-    case_id: str
+    case_id: str = Field(max_length=40)
     contact: Contact
+    sender: Sender | None = Field(default=None, description="As on CaseOpenedData")
     reason: Literal["re-contact", "same-incident"]
     added_at: AwareDatetime
 
@@ -92,24 +150,24 @@ class ContactAdded(Event[ContactAddedData]):
 class Subject(_Data):
     """A person an agency is asked to search for: the minimum to find them."""
 
-    person_ref: str = Field(description="Stable within the case, e.g. child-0, adult-1")
+    person_ref: str = Field(max_length=20, description="Stable within the case, e.g. child-0, adult-1")
     role: Literal["child", "adult"]
-    given_name: str
-    family_name: str
+    given_name: str = Field(max_length=100)
+    family_name: str = Field(max_length=100)
     date_of_birth: date | None = None
-    postcode: str | None = None
+    postcode: str | None = Field(default=None, max_length=10)
 
 
 class EnquiryData(_Data):
-    enquiry_id: str
-    case_id: str
-    agency: str
-    subjects: list[Subject] = Field(min_length=1)
+    enquiry_id: Id
+    case_id: str = Field(max_length=40)
+    agency: str = Field(max_length=50)
+    subjects: list[Subject] = Field(min_length=1, max_length=50)
     rag: Rag
     consent: ConsentState
-    purpose: str
-    lawful_basis: str
-    concerns: list[str]
+    purpose: str = Field(max_length=500)
+    lawful_basis: str = Field(max_length=500)
+    concerns: list[Annotated[str, Field(max_length=5)]] = Field(max_length=40)
     requested_at: AwareDatetime
     answer_by: AwareDatetime
 
@@ -121,21 +179,26 @@ class EnquiryRequested(Event[EnquiryData]):
 # --- research -------------------------------------------------------------
 
 class FindingItem(_Data):
-    person_ref: str
-    category: str = Field(description="e.g. domestic-abuse-incident, missed-appointment")
-    summary: str | None = Field(description="None when policy allows only 'known'")
+    person_ref: str = Field(max_length=20)
+    category: str = Field(max_length=100, description="e.g. domestic-abuse-incident, missed-appointment")
+    summary: str | None = Field(max_length=1000, description="None when policy allows only 'known'")
     occurred_on: date | None
     risk: Literal["low", "medium", "high"]
 
 
+# A finding carries at most this many items: the most serious and most recent
+# the agency holds (research orders them so before it cuts).
+MAX_FINDING_ITEMS = 60
+
+
 class FindingData(_Data):
-    enquiry_id: str
-    case_id: str
-    agency: str
+    enquiry_id: Id
+    case_id: str = Field(max_length=40)
+    agency: str = Field(max_length=50)
     result: Literal["trace", "no-trace"]
-    items: list[FindingItem] = Field(default_factory=list)
+    items: list[FindingItem] = Field(default_factory=list, max_length=MAX_FINDING_ITEMS)
     disclosure_level: Literal["known-only", "summary", "full"]
-    lawful_basis: str
+    lawful_basis: str = Field(max_length=500)
     answered_at: AwareDatetime
 
 
@@ -146,33 +209,51 @@ class FindingReported(Event[FindingData]):
 # --- decision -------------------------------------------------------------
 
 class Reason(_Data):
-    rule_id: str
-    text: str
+    rule_id: str = Field(max_length=100)
+    text: str = Field(max_length=1000)
 
 
 class Due(_Data):
     """A timescale the case is held to, and when it falls due."""
 
-    timescale: str = Field(description="e.g. s47-to-duty, outcome-48h, assessment-45wd")
-    text: str
+    timescale: str = Field(max_length=50, description="e.g. s47-to-duty, outcome-48h, assessment-45wd")
+    text: str = Field(max_length=300)
     due_at: AwareDatetime
 
 
+# A case holds at most this many contacts; intake opens a new case for the
+# next one about the same child. It bounds every event about a case.
+MAX_CONTACTS_PER_CASE = 100
+
+
+class Referral(_Data):
+    """One contact in a case, and who is owed feedback on it."""
+
+    contact_id: str = Field(max_length=100)
+    referrer_reference: str = Field(max_length=100)
+    agency: str = Field(max_length=100, description="The referrer's agency, as the contact says")
+    sender: Sender | None = Field(description="The verified sender, whose topic gets feedback")
+    kind: Literal["concern", "early-help-request", "confidential-enquiry"] = "concern"
+
+
 class DecisionData(_Data):
-    case_id: str
-    contact_ids: list[str]
+    case_id: str = Field(max_length=40)
+    contact_ids: list[Annotated[str, Field(max_length=100)]] = Field(
+        max_length=MAX_CONTACTS_PER_CASE)
     rag: Rag
     outcome: Outcome
     level_of_need: int = Field(ge=1, le=4)
-    reasons: list[Reason] = Field(min_length=1)
-    rule_set_version: str
+    reasons: list[Reason] = Field(min_length=1, max_length=40)
+    rule_set_version: str = Field(max_length=50)
     referrer_rag: Rag | None
-    agencies_answered: list[str]
-    agencies_missing: list[str]
-    decided_by: str = Field(description="'rules' when auto-authorised, else the manager")
-    referrer_agency: str
-    referrer_reference: str
-    children: list[str] = Field(description="Children's person refs with initials, no full names")
+    agencies_answered: list[Annotated[str, Field(max_length=50)]] = Field(max_length=30)
+    agencies_missing: list[Annotated[str, Field(max_length=50)]] = Field(max_length=30)
+    decided_by: str = Field(max_length=100,
+                            description="'rules' when auto-authorised, else the manager")
+    referrer_agency: str = Field(max_length=100)
+    referrer_reference: str = Field(max_length=100)
+    children: list[Annotated[str, Field(max_length=40)]] = Field(
+        max_length=200, description="Children's person refs with initials, no full names")
     contact_received_at: AwareDatetime
     decided_at: AwareDatetime
     # Added with the decision workflow (optional: older decisions lack them).
@@ -180,9 +261,15 @@ class DecisionData(_Data):
                                   description="1, then 2... when a case is reopened and re-decided")
     proposed_rag: Rag | None = None
     recommended_rag: Rag | None = None
-    rationale: str | None = Field(default=None, description="The manager's, on an override")
-    advice: str | None = Field(default=None, description="Advice or signposting (NFA etc.)")
-    due: list[Due] = Field(default_factory=list, description="Timescales that run from here")
+    rationale: str | None = Field(default=None, max_length=5000,
+                                  description="The manager's, on an override")
+    advice: str | None = Field(default=None, max_length=2000,
+                               description="Advice or signposting (NFA etc.)")
+    due: list[Due] = Field(default_factory=list, max_length=20,
+                           description="Timescales that run from here")
+    referrals: list[Referral] = Field(
+        default_factory=list, max_length=MAX_CONTACTS_PER_CASE,
+        description="Every contact in the case and its sender: each sender hears back")
 
 
 class DecisionMade(Event[DecisionData]):
@@ -192,24 +279,28 @@ class DecisionMade(Event[DecisionData]):
 # --- notify ---------------------------------------------------------------
 
 class OutcomeData(_Data):
-    case_id: str
-    contact_ids: list[str]
+    case_id: str = Field(max_length=40)
+    contact_ids: list[Annotated[str, Field(max_length=100)]] = Field(
+        max_length=MAX_CONTACTS_PER_CASE)
     destination: Destination
     outcome: Outcome
     rag: Rag
-    reasons: list[Reason]
-    children: list[str]
+    reasons: list[Reason] = Field(max_length=40)
+    children: list[Annotated[str, Field(max_length=40)]] = Field(max_length=200)
     contact_received_at: AwareDatetime
     decided_at: AwareDatetime
     act_by: AwareDatetime = Field(description="When the receiving team must have acted")
     # Added with the decision workflow (optional: older outcomes lack them).
     level_of_need: int | None = Field(default=None, ge=1, le=4)
-    decided_by: str | None = Field(default=None, description="'rules' or the manager's id")
+    decided_by: str | None = Field(default=None, max_length=100,
+                                   description="'rules' or the manager's id")
     decision_version: int = Field(default=1, ge=1)
-    advice: str | None = Field(default=None, description="Advice or signposting (NFA etc.)")
+    advice: str | None = Field(default=None, max_length=2000,
+                               description="Advice or signposting (NFA etc.)")
     ack_by: AwareDatetime | None = Field(
         default=None, description="Acknowledge on mash.outcomes.acks by then, or it escalates")
-    due: list[Due] = Field(default_factory=list, description="Every timescale the team inherits")
+    due: list[Due] = Field(default_factory=list, max_length=20,
+                           description="Every timescale the team inherits")
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{
         "case_id": "CASE-3F2A9C1B", "contact_ids": ["POL-2026-118"],
@@ -233,11 +324,14 @@ class OutcomeRouted(Event[OutcomeData]):
 
 
 class FeedbackData(_Data):
-    case_id: str
-    referrer_reference: str
-    agency: str
+    case_id: str = Field(max_length=40)
+    referrer_reference: str = Field(max_length=100)
+    agency: str = Field(max_length=100)
     outcome: Outcome
-    message: str
+    message: str = Field(max_length=3000)
+    contact_id: str | None = Field(default=None, max_length=100,
+                                   description="The sender's contact this answers")
+    sender: Sender | None = Field(default=None, description="Whose topic it went to")
 
 
 class ReferrerFeedback(Event[FeedbackData]):
@@ -247,26 +341,33 @@ class ReferrerFeedback(Event[FeedbackData]):
 # --- any service ----------------------------------------------------------
 
 class DeadLetterData(_Data):
-    consumer: str
-    topic: str
-    partition: int
-    offset: int
-    key: str | None
-    error: str
+    consumer: str = Field(max_length=100, description="The service that set it aside")
+    topic: Id
+    partition: int = Field(description="-1 for an event its own service could not publish")
+    offset: int = Field(description="-1 for an event its own service could not publish")
+    key: str | None = Field(max_length=200)
+    error: str = Field(max_length=2000)
     attempts: int
-    original: str
-    original_encoding: Literal["utf-8", "base64"]
+    original: OriginalDigest = Field(description=(
+        "The message, described; the whole of it is held in the consumer's own database "
+        "(`kept_as`), where `mash dlq replay` reads it"))
+    stage: Literal["consume", "publish"] = Field(default="consume", description=(
+        "consume: a message the consumer could never handle; publish: an event its own "
+        "service could never publish (too large, a topic refused)"))
 
 
 class DeadLettered(Event[DeadLetterData]):
+    """Version 2: the original is held by the consumer, not carried."""
+
     event_type = "mash.message.dead-lettered"
+    schema_version_current = 2
 
 
 class DeadLetterReplayedData(_Data):
-    dead_letter_id: str = Field(description="The id of the DeadLettered event replayed")
-    topic: str = Field(description="Where the original message was published again")
+    dead_letter_id: Id = Field(description="The id of the DeadLettered event replayed")
+    topic: Id = Field(description="Where the original message was published again")
     replayed_at: AwareDatetime
-    by: str = Field(description="Who replayed it (the operator's CLI)")
+    by: str = Field(max_length=200, description="Who replayed it (the operator's CLI)")
 
 
 class DeadLetterReplayed(Event[DeadLetterReplayedData]):
@@ -274,6 +375,21 @@ class DeadLetterReplayed(Event[DeadLetterReplayedData]):
     dead letters waiting (notify's mash_dlq_depth) sees it handled."""
 
     event_type = "mash.message.dead-letter-replayed"
+
+
+class DeadLetterResolvedData(_Data):
+    dead_letter_id: Id = Field(description="The id of the DeadLettered event closed")
+    reason: str = Field(min_length=1, max_length=2000,
+                        description="Why it will never be handled, in plain words")
+    resolved_at: AwareDatetime
+    by: str = Field(max_length=200, description="Who closed it")
+
+
+class DeadLetterResolved(Event[DeadLetterResolvedData]):
+    """A dead letter that will never succeed (garbage, a message too large),
+    closed by the operator with a reason; it no longer counts as waiting."""
+
+    event_type = "mash.message.dead-letter-resolved"
 
 
 from contracts.casework import CASEWORK_EVENTS  # noqa: E402  (casework builds on the above)
@@ -288,8 +404,10 @@ ALL_EVENTS: tuple[type[Event[Any]], ...] = (
     DecisionMade,
     OutcomeRouted,
     ReferrerFeedback,
+    ContactReceived,
     DeadLettered,
     DeadLetterReplayed,
+    DeadLetterResolved,
     *CASEWORK_EVENTS,
 )
 

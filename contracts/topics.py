@@ -4,8 +4,11 @@ from typing import Final
 
 from contracts.agencies import agencies
 from contracts.contact import Rag
+from contracts.signing import signers
 
 CONTACTS_SUBMITTED: Final = "mash.contacts.submitted"
+# Rejections no valid signature attributes to a sender: for the operator
+# alone (an attributed rejection goes to its sender's own feedback topic).
 CONTACTS_REJECTED: Final = "mash.contacts.rejected"
 CASES_OPENED: Final = "mash.cases.opened"
 FINDINGS: Final = "mash.findings"
@@ -35,9 +38,17 @@ def enquiries(agency: str) -> str:
     return f"mash.enquiries.{agency}"
 
 
-def feedback(agency: str) -> str:
-    """What the MASH decided, told back to the agency that made the contact."""
-    return f"mash.feedback.{agency}"
+def feedback(sender: str) -> str:
+    """Everything a sender of contacts hears about its own contacts, and
+    nothing about anyone else's: receipts, rejections and what the MASH
+    decided. Read by that sender's principal alone (deploy/kafka/acls.sh)."""
+    return f"mash.feedback.{sender}"
+
+
+def senders() -> tuple[str, ...]:
+    """Who sends contacts, each with a feedback topic: the agencies and the
+    channels in contracts/signers.toml (configuration, not code)."""
+    return tuple(signers())
 
 
 def urgent(topic: str) -> str:
@@ -70,7 +81,8 @@ def laned() -> tuple[str, ...]:
 
 def all_topics() -> tuple[str, ...]:
     """Every topic the platform uses, for creating them up front."""
-    per_agency = tuple(t for a in agencies() for t in (enquiries(a), feedback(a)))
+    per_agency = tuple(enquiries(a) for a in agencies())
+    per_sender = tuple(feedback(s) for s in senders())
     return (
         CONTACTS_SUBMITTED,
         CONTACTS_REJECTED,
@@ -87,5 +99,6 @@ def all_topics() -> tuple[str, ...]:
         OUTCOME_ESCALATIONS,
         CASE_HISTORY,
         *per_agency,
+        *per_sender,
         *(urgent(t) for t in laned()),
     )
