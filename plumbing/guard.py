@@ -5,9 +5,12 @@ the offset even when the handler failed, NACK_ON_ERROR re-reads a poison
 message in a tight loop and blocks its partition, and there is no dead-letter
 topic. Every subscriber therefore runs inside this guard:
 
-- a message that can never be read (not JSON, fails its contract) goes to the
-  service's ``on_invalid`` (intake rejects the contact to the referrer) or to
-  ``mash.dlq``, and is acknowledged;
+- a message that can never be read (larger than any event, not JSON, nested
+  past reason, fails its contract) goes to the service's ``on_invalid``
+  (intake rejects the contact to the referrer) or to ``mash.dlq``, and is
+  acknowledged. A dead letter describes the message (``plumbing.original``)
+  and the service holds the whole of it (``plumbing.quarantine``): a 2 MB
+  message on ``mash.dlq`` would wedge it as it once wedged an outbox;
 - the database or broker being away is waited out with capped backoff, for as
   long as it takes: the message is not acknowledged until handled;
 - a write conflict (two transactions wrote one document: a case, the audit
@@ -24,8 +27,8 @@ import hashlib
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiokafka.errors import KafkaError
@@ -36,10 +39,11 @@ from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from contracts import topics
-from contracts.envelope import derived_id
+from contracts.envelope import MAX_EVENT_BYTES, derived_id
 from contracts.events import DeadLetterData, DeadLettered
 from plumbing import logs, metrics
-from plumbing.wire import decode_key, headers_for, preserve
+from plumbing.original import describe
+from plumbing.wire import decode_key, headers_for
 
 log = logging.getLogger("mash.guard")
 T = TypeVar("T")
@@ -55,6 +59,8 @@ class Delivery:
     offset: int
     key: str | None
     timestamp_ms: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    header_count: int = 0
 
     @property
     def fingerprint(self) -> str:
@@ -80,6 +86,39 @@ class Unusable(Exception):
 
 InvalidHandler = Callable[[Delivery, Exception], Awaitable[None]]
 Publish = Callable[[str, bytes, str | None, dict[str, str]], Awaitable[None]]
+# Hold a dead letter's whole message in the service's own database; where.
+Keep = Callable[[str, Delivery, str], Awaitable[str]]
+
+# Larger than any event can be (contracts.envelope.MAX_EVENT_BYTES), with room
+# for a format's own envelope: refused before anything parses it.
+MAX_MESSAGE_BYTES = 1024 * 1024
+# What a message can never be read for, whoever consumes it.
+INVALID = (ValidationError, json.JSONDecodeError, UnicodeDecodeError, RecursionError)
+
+
+def too_large(delivery: Delivery, limit: int = MAX_MESSAGE_BYTES) -> "Unusable | None":
+    if len(delivery.raw) <= limit:
+        return None
+    return Unusable([("(message)", f"is {len(delivery.raw):,} bytes; no message over "
+                                   f"{limit:,} bytes is read")], reason="too-large")
+
+
+def reason_for(error: BaseException) -> str:
+    """Why a message was set aside, in words that repeat none of it: a
+    validation error's own text quotes the input, personal data included."""
+    if isinstance(error, ValidationError):
+        said = "; ".join(f"{'.'.join(str(p) for p in item['loc']) or '(message)'}: {item['msg']}"
+                         for item in error.errors(include_url=False, include_input=False,
+                                                  include_context=False))
+        return f"ValidationError: {said}"[:2000]
+    if isinstance(error, json.JSONDecodeError):
+        return f"JSONDecodeError: {error.msg} at line {error.lineno} column {error.colno}"
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
+def nested_too_deeply() -> "Unusable":
+    return Unusable([("(message)", "is nested too deeply to read (objects or lists inside one "
+                                   "another hundreds of levels down)")], reason="unreadable")
 
 
 def is_transient(error: BaseException) -> bool:
@@ -150,33 +189,50 @@ class ConsumerGuard:
         self.policy = policy or RetryPolicy()
         self.on_invalid = on_invalid or {}
         self.publish: Publish | None = None
+        self.keep: Keep | None = None
+        # The event limit plus room: no event of ours is larger (tests/unit/test_event_bounds.py).
+        self.max_bytes = max(MAX_MESSAGE_BYTES, MAX_EVENT_BYTES)
 
     def __call__(self, msg: Any, /, *, context: ContextRepo) -> "_Guard":
         return _Guard(msg, context=context, guard=self)
 
     async def dead_letter(self, delivery: Delivery, error: BaseException, attempts: int) -> None:
-        original, encoding = preserve(delivery.raw)
+        held_id = derived_id("dlq", self.service, delivery.fingerprint)
+        why = reason_for(error)
+        kept = await self._keep_until_done(held_id, delivery, why)
+        key = delivery.key[:200] if delivery.key is not None else None
         data = DeadLetterData(
             consumer=self.service,
             topic=delivery.topic,
             partition=delivery.partition,
             offset=delivery.offset,
-            key=delivery.key,
-            error=f"{type(error).__name__}: {error}"[:2000],
+            key=key,
+            error=why,
             attempts=attempts,
-            original=original,
-            original_encoding=encoding,
+            original=describe(delivery.raw, kept),
         )
         where = f"{delivery.topic}/{delivery.partition}/{delivery.offset}"
         event = DeadLettered.new(
-            data,
-            id=derived_id("dlq", self.service, delivery.fingerprint),
-            source=f"/mash/{self.service}",
-            subject=delivery.key or where,
-            correlation_id=delivery.key or where,
-        )
-        await self._publish_until_sent(topics.DLQ, event.to_bytes(), delivery.key, headers_for(event))
+            data, id=held_id, source=f"/mash/{self.service}", subject=key or where,
+            correlation_id=key or where)
+        await self._publish_until_sent(topics.DLQ, event.checked_bytes(), key, headers_for(event))
+        metrics.DEAD_LETTERS.labels(topic=delivery.topic).inc()
         log.error("dead-lettered %s after %d attempt(s): %s", where, attempts, type(error).__name__)
+
+    async def _keep_until_done(self, held_id: str, delivery: Delivery, why: str) -> str:
+        if self.keep is None:
+            return "not kept"
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self.keep(held_id, delivery, why)
+            except Exception as exc:  # the database away: the message must not be acked
+                if not is_transient(exc):
+                    log.error("could not hold a dead letter's message (%s); it is described "
+                              "only", type(exc).__name__)
+                    return f"not kept: {type(exc).__name__}"
+                await asyncio.sleep(self.policy.backoff(min(attempt, 12)))
 
     async def _publish_until_sent(
         self, topic: str, value: bytes, key: str | None, headers: dict[str, str]
@@ -210,9 +266,23 @@ class _Guard(BaseMiddleware):
             offset=record.offset,
             key=decode_key(record.key),
             timestamp_ms=record.timestamp,
+            headers=msg.headers,
+            header_count=len(record.headers or ()),
         )
-        with logs.about(delivery.key):
+        with logs.about(delivery.key[:200] if delivery.key else None):
+            oversized = too_large(delivery, self.guard.max_bytes)
+            if oversized is not None:
+                # Never parsed, never retried: straight to its sender or the dead letters.
+                await self._invalid(delivery, oversized, 1)
+                return None
             return await self._handle(call_next, msg, delivery)
+
+    async def _invalid(self, delivery: Delivery, exc: Exception, attempt: int) -> None:
+        handler = self.guard.on_invalid.get(delivery.topic)
+        if handler is not None:
+            await self._until_done(handler, delivery, exc)
+        else:
+            await self.guard.dead_letter(delivery, exc, attempt)
 
     async def _handle(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any],
                       delivery: Delivery) -> Any:
@@ -222,12 +292,9 @@ class _Guard(BaseMiddleware):
             attempt += 1
             try:
                 return await call_next(msg)
-            except (ValidationError, json.JSONDecodeError, UnicodeDecodeError, Unusable) as exc:
-                handler = self.guard.on_invalid.get(delivery.topic)
-                if handler is not None:
-                    await self._until_done(handler, delivery, exc)
-                else:
-                    await self.guard.dead_letter(delivery, exc, attempt)
+            except (*INVALID, Unusable) as exc:
+                await self._invalid(delivery, nested_too_deeply()
+                                    if isinstance(exc, RecursionError) else exc, attempt)
                 return None
             except asyncio.CancelledError:
                 raise

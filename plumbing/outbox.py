@@ -34,6 +34,19 @@ derived from the consumed event), so a repeat is acknowledged and skipped.
 The cost is bounded by the window: a week of a large hub's events is tens of
 thousands of small messages, republished in batches.
 
+Failures. Each event is marked sent as soon as the broker confirms it, so a
+retry never sends again what was confirmed (one stuck event once had the
+events ahead of it re-sent every second, 161 times each). An event that can
+never be published (larger than the broker takes, a topic it refuses or that
+no contract names, a document that cannot be read) is set aside: held whole
+in the service's quarantine (``plumbing.quarantine``, kind ``unpublished``),
+counted (``mash_outbox_set_aside_total``) and announced on ``mash.dlq``, and
+the relay goes on with the rest in order. Anything else (the broker away) is
+retried with a growing pause, never a hot loop; the oldest unsent event's
+age is a gauge, ``/health`` says ``degraded`` when it passes
+``MASH_OUTBOX_STALL_SECONDS``, and ``mash reconcile`` names the event, its
+topic, size and error.
+
 The request is a document ``{_id: "redrive"}`` in the service's own
 ``control`` collection, written by the operator; the relay checks it between
 batches (so a re-drive never races a batch in flight), does it, and records
@@ -45,24 +58,143 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
+from bson import Binary
 from faststream.kafka import KafkaBroker
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.envelope import utc_now
+from contracts import topics
+from contracts.envelope import MAX_EVENT_BYTES, derived_id, utc_now
+from contracts.events import DeadLetterData, DeadLettered
+from plumbing import metrics, quarantine
+from plumbing.original import describe
 from plumbing.tracing import attached
-from plumbing.unit_of_work import OUTBOX
+from plumbing.unit_of_work import OUTBOX, entry
 
 log = logging.getLogger("mash.outbox")
 
 CONTROL = "control"
 REDRIVE = "redrive"
+# A record's headers and framing beside its value, under the broker's 1 MiB.
+MAX_RECORD_BYTES = MAX_EVENT_BYTES + 100_000
 
 # Ids of outbox events a service still needs delivered whatever their age.
 InFlight = Callable[[], Awaitable[list[str]]]
+
+
+class Unpublishable(Exception):
+    """An outbox event no retry will ever get onto the broker."""
+
+    def __init__(self, reason: str, why: str) -> None:
+        super().__init__(why)
+        self.reason = reason  # a label value: too-large, unknown-topic, refused, unreadable
+
+
+def unpublishable(error: BaseException) -> str | None:
+    """Why a failed publish will fail however often it is tried, or None
+    when it may pass (the broker away, a leader moving)."""
+    if isinstance(error, MessageSizeTooLargeError | RecordTooLargeError | RecordListTooLargeError):
+        return "too-large"
+    if isinstance(error, TopicAuthorizationFailedError | InvalidTopicError):
+        return "refused"
+    if isinstance(error, CorruptRecordException | TypeError | UnicodeError):
+        return "unreadable"
+    return None
+
+
+def stuck_line(doc: dict[str, Any]) -> str:
+    """An unsent event as an operator needs it: which, where to, how big, why."""
+    value = doc.get("value")
+    size = f"{len(value):,} bytes" if isinstance(value, bytes | Binary) else "no value"
+    tried = int(doc.get("attempts") or 0)
+    error = doc.get("last_error") or "not tried yet"
+    return (f"{doc.get('_id')} to {doc.get('topic')} ({size}, {tried} failed attempt(s)): "
+            f"{error}")
+
+
+class OutboxStore(Protocol):
+    """Where the relay finds what to publish and records what happened."""
+
+    async def unsent(self, limit: int) -> list[dict[str, Any]]: ...
+
+    async def mark_sent(self, ids: list[Any], at: datetime) -> None: ...
+
+    async def note_failure(self, event_id: Any, error: str, at: datetime) -> None: ...
+
+    async def set_aside(self, doc: dict[str, Any], reason: str, why: str,
+                        at: datetime) -> None: ...
+
+    async def oldest_unsent(self) -> dict[str, Any] | None: ...
+
+    async def backlog(self) -> int: ...
+
+
+class MongoOutbox:
+    """The outbox collection in the service's own database."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], service: str) -> None:
+        self._db = db
+        self._service = service
+
+    async def unsent(self, limit: int) -> list[dict[str, Any]]:
+        return await (self._db[OUTBOX].find({"sent_at": None}).sort("created_at", 1)
+                      .limit(limit).to_list())
+
+    async def mark_sent(self, ids: list[Any], at: datetime) -> None:
+        await self._db[OUTBOX].update_many({"_id": {"$in": ids}}, {"$set": {"sent_at": at}})
+
+    async def note_failure(self, event_id: Any, error: str, at: datetime) -> None:
+        await self._db[OUTBOX].update_one(
+            {"_id": event_id, "sent_at": None},
+            {"$set": {"last_error": error[:500], "failed_at": at}, "$inc": {"attempts": 1}})
+
+    async def oldest_unsent(self) -> dict[str, Any] | None:
+        return await self._db[OUTBOX].find_one({"sent_at": None}, sort=[("created_at", 1)])
+
+    async def backlog(self) -> int:
+        return await self._db[OUTBOX].count_documents({"sent_at": None})
+
+    async def set_aside(self, doc: dict[str, Any], reason: str, why: str, at: datetime) -> None:
+        """Hold the event whole, take it out of the outbox and, unless it was
+        itself a dead letter, announce it on mash.dlq: one transaction."""
+        value = doc.get("value")
+        raw = bytes(value) if isinstance(value, bytes | Binary) else repr(doc).encode()
+        held_id = derived_id("unpublished", self._service, str(doc.get("_id")))
+        topic = str(doc.get("topic"))
+        key = str(doc.get("key") or "")[:200] or None
+        headers = doc.get("headers") if isinstance(doc.get("headers"), dict) else {}
+
+        async def move(session: AsyncClientSession) -> None:
+            kept = await quarantine.keep(
+                self._db, held_id=held_id, kind="unpublished", raw=raw, topic=topic,
+                partition=-1, offset=-1, key=key, headers=headers or {}, reason=why, at=at,
+                session=session)
+            await self._db[OUTBOX].delete_one({"_id": doc["_id"]}, session=session)
+            if topic == topics.DLQ:
+                return  # a dead letter about a dead letter would never end
+            dead = DeadLettered.new(
+                DeadLetterData(consumer=self._service, topic=topic[:200], partition=-1,
+                               offset=-1, key=key, error=why[:2000],
+                               attempts=int(doc.get("attempts") or 0) + 1,
+                               original=describe(raw, kept), stage="publish"),
+                id=held_id, source=f"/mash/{self._service}", subject=key or held_id,
+                correlation_id=key or held_id, time=at)
+            await self._db[OUTBOX].insert_one(entry(topics.DLQ, dead), session=session)
+
+        async with self._db.client.start_session() as session:
+            await session.with_transaction(move)
 
 
 class OutboxRelay:
@@ -77,6 +209,11 @@ class OutboxRelay:
         redrive_window: timedelta = timedelta(days=7),
         control_seconds: float = 1.0,
         watch: bool = True,
+        service: str = "mash",
+        store: OutboxStore | None = None,
+        known_topics: Callable[[], Collection[str]] = topics.all_topics,
+        send_timeout: float = 10.0,
+        max_backoff: float = 30.0,
     ) -> None:
         self._db = db
         self._broker = broker
@@ -91,6 +228,13 @@ class OutboxRelay:
         self._control_checked = 0.0
         self.in_flight: InFlight | None = None
         self.watching = False
+        self.service = service
+        self.store: OutboxStore = store or MongoOutbox(db, service)
+        self._known_topics = known_topics
+        self._send_timeout = send_timeout
+        self._max_backoff = max_backoff
+        # Consecutive failed rounds; the pause before the next grows with it.
+        self.failures = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -105,7 +249,18 @@ class OutboxRelay:
                     await task
 
     async def backlog(self) -> int:
-        return await self._db[OUTBOX].count_documents({"sent_at": None})
+        return await self.store.backlog()
+
+    async def stalled(self, after_seconds: float) -> str | None:
+        """Why the outbox is stuck, when its oldest unsent event has waited
+        longer than ``after_seconds``; None while it moves."""
+        oldest = await self.store.oldest_unsent()
+        if oldest is None:
+            return None
+        age = (utc_now() - oldest["created_at"]).total_seconds()
+        if age < after_seconds:
+            return None
+        return f"the oldest unsent event has waited {age:.0f}s: {stuck_line(oldest)}"
 
     async def _follow_inserts(self) -> None:
         """Wake the relay on every outbox insert, from any process."""
@@ -129,19 +284,35 @@ class OutboxRelay:
                 # Keep trying now and then: the database may come back.
                 await asyncio.sleep(min(60.0, 1.0 * 2 ** min(failures, 6)))
 
+    def pause(self) -> float:
+        """How long to wait after ``failures`` failed rounds in a row."""
+        return float(min(self._max_backoff, self._poll * 2 ** min(self.failures - 1, 10)))
+
     async def _run(self) -> None:
         while True:
             try:
                 await self._check_control()
-                sent = await self.relay_once()
+                done = await self.relay_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                # Database or broker away: keep the events, try again shortly.
-                log.exception("outbox relay failed; will retry")
-                sent = 0
-                await asyncio.sleep(self._poll)
-            if sent:
+            except Exception as error:
+                # Database or broker away: keep the events, try again after a
+                # pause that grows, saying so once and then now and then.
+                self.failures += 1
+                if self.failures == 1:
+                    log.warning("outbox relay could not publish (%s: %s); retrying",
+                                type(error).__name__, error)
+                elif self.failures % 10 == 0:
+                    log.warning("outbox relay still failing after %d attempts (%s: %s); "
+                                "next in %.0fs", self.failures, type(error).__name__, error,
+                                self.pause())
+                await asyncio.sleep(self.pause())
+                continue
+            if self.failures:
+                log.info("outbox relay publishing again after %d failed attempt(s)",
+                         self.failures)
+                self.failures = 0
+            if done:
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -178,37 +349,85 @@ class OutboxRelay:
         )
         return int(result.modified_count)
 
+    def _check(self, doc: dict[str, Any]) -> None:
+        """Refuse before sending what could never be sent."""
+        value, topic = doc.get("value"), doc.get("topic")
+        if not isinstance(value, bytes | Binary) or not isinstance(topic, str) or \
+                not isinstance(doc.get("headers", {}), dict):
+            raise Unpublishable("unreadable", "the outbox document has no value or topic")
+        headers = doc.get("headers") or {}
+        size = len(value) + sum(len(str(k)) + len(str(v)) for k, v in headers.items())
+        if size > MAX_RECORD_BYTES:
+            raise Unpublishable("too-large", f"{size:,} bytes with its headers, over the "
+                                             f"{MAX_RECORD_BYTES:,} a record may be")
+        if topic not in self._known_topics():
+            raise Unpublishable("unknown-topic", f"no contract names the topic {topic[:200]!r}")
+
+    async def _set_aside(self, doc: dict[str, Any], failure: Unpublishable) -> None:
+        why = f"{failure.reason}: {failure}"
+        await self.store.set_aside(doc, failure.reason, why, utc_now())
+        topic = str(doc.get("topic"))[:200]
+        known = topic in self._known_topics()
+        metrics.OUTBOX_SET_ASIDE.labels(topic=topic if known else metrics.UNNAMED_TOPIC,
+                                        reason=failure.reason).inc()
+        log.error("outbox event set aside, never to be published: %s",
+                  stuck_line({**doc, "last_error": why}))
+
     async def relay_once(self) -> int:
-        pending = (
-            await self._db[OUTBOX]
-            .find({"sent_at": None})
-            .sort("created_at", 1)
-            .limit(self._batch)
-            .to_list()
-        )
+        """Publish a batch in commit order; how many left the outbox (sent or
+        set aside). Raises when the broker fails, after marking sent what it
+        confirmed."""
+        pending = await self.store.unsent(self._batch)
         if not pending:
             return 0
-        futures = []
+        in_flight: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
+        stopped: tuple[dict[str, Any], BaseException] | None = None
+        set_aside = 0
         for doc in pending:
-            # Publish inside the trace of the handler that emitted the event:
-            # the telemetry middleware makes its span a child of that one.
-            with attached(doc["headers"]):
-                futures.append(
-                    await self._broker.publish(
-                        bytes(doc["value"]),
-                        doc["topic"],
-                        key=doc["key"].encode("utf-8"),
-                        headers=dict(doc["headers"]),
-                        no_confirm=True,
-                    )
-                )
-        # Sent in order without waiting on each; confirmed all before marking.
-        await asyncio.gather(*futures)
-        await self._db[OUTBOX].update_many(
-            {"_id": {"$in": [doc["_id"] for doc in pending]}},
-            {"$set": {"sent_at": utc_now()}},
-        )
-        return len(pending)
+            try:
+                self._check(doc)
+                # Publish inside the trace of the handler that emitted the event:
+                # the telemetry middleware makes its span a child of that one.
+                with attached(doc["headers"]):
+                    future = await asyncio.wait_for(self._broker.publish(
+                        bytes(doc["value"]), doc["topic"], key=str(doc["key"]).encode("utf-8"),
+                        headers=dict(doc["headers"]), no_confirm=True),
+                        timeout=self._send_timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception as failed:
+                reason = failed.reason if isinstance(failed, Unpublishable) else unpublishable(failed)
+                if reason is None:
+                    # The broker away: what follows waits its turn, in order.
+                    stopped = (doc, failed)
+                    break
+                await self._set_aside(doc, failed if isinstance(failed, Unpublishable)
+                                      else Unpublishable(reason, f"{type(failed).__name__}: {failed}"))
+                set_aside += 1
+                continue
+            in_flight.append((doc, future))
+        # Sent in order without waiting on each; each marked once confirmed.
+        results = await asyncio.gather(*(f for _, f in in_flight), return_exceptions=True)
+        confirmed = []
+        for (doc, _), result in zip(in_flight, results, strict=True):
+            if not isinstance(result, BaseException):
+                confirmed.append(doc["_id"])
+                continue
+            reason = unpublishable(result)
+            if reason is not None:
+                await self._set_aside(doc, Unpublishable(reason, f"{type(result).__name__}: "
+                                                                 f"{result}"))
+                set_aside += 1
+            elif stopped is None:
+                stopped = (doc, result)
+        if confirmed:
+            await self.store.mark_sent(confirmed, utc_now())
+        if stopped is not None:
+            first, error = stopped
+            await self.store.note_failure(first["_id"], f"{type(error).__name__}: {error}",
+                                          utc_now())
+            raise error
+        return len(confirmed) + set_aside
 
 
 async def request_redrive(db: AsyncDatabase[dict[str, Any]], since: datetime | None,

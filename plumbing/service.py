@@ -3,6 +3,7 @@ outbox relay, background jobs and the FastStream app, wired once."""
 
 import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -20,8 +21,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import topics
-from plumbing import audit, logs, metrics, tracing, unit_of_work
-from plumbing.guard import ConsumerGuard, InvalidHandler, RetryPolicy
+from contracts.envelope import utc_now
+from contracts.signing import load_private
+from plumbing import audit, logs, metrics, quarantine, tracing, unit_of_work
+from plumbing.guard import ConsumerGuard, Delivery, InvalidHandler, RetryPolicy
 from plumbing.outbox import InFlight, OutboxRelay
 from plumbing.rebalance import RewindStaleOffsets
 from plumbing.settings import ServiceSettings
@@ -85,18 +88,27 @@ class Service:
         self._committed = asyncio.Event()
         self.uow = UnitOfWork(self.client, self.db, name, self._committed,
                               audit_key=audit.service_key(settings.audit_key_file))
+        if settings.signing_key_file is not None:
+            self.uow.signing = (name, load_private(settings.signing_key_file))
         self.relay = OutboxRelay(self.db, self.broker, self._committed, settings.outbox_poll_seconds,
                                  redrive_window=timedelta(seconds=settings.redrive_window_seconds),
-                                 watch=settings.outbox_change_stream)
+                                 watch=settings.outbox_change_stream, service=name)
+        self.guard.keep = self._keep_dead_letter
         self._startup: list[Job] = [lambda: audit.require_key(self.uow.audit_key, name),
                                     lambda: unit_of_work.ensure_indexes(self.db),
-                                    lambda: audit.ensure_indexes(self.db)]
-        self._jobs: list[tuple[float, Job]] = [(settings.metrics_seconds, self._observe)]
+                                    lambda: audit.ensure_indexes(self.db),
+                                    lambda: quarantine.ensure_indexes(self.db)]
+        self._jobs: list[tuple[float, Job]] = [(settings.metrics_seconds, self._observe),
+                                               (3600.0, self._purge_quarantine)]
         self._tasks: list[asyncio.Task[None]] = []
+        # /metrics and /health listen on a socket bound here, so the port is
+        # ours from the start (0: any free one, reported when ready).
+        self.listener: socket.socket | None = None
         self.app = AsgiFastStream(
             self.broker,
             asgi_routes=list(metrics.routes({"broker": self._broker_up,
-                                             "database": self._database_up})),
+                                             "database": self._database_up},
+                                            {"outbox": self._outbox_moving})),
             logger=logging.getLogger(f"mash.{name}.app"),
             specification=AsyncAPI(
                 title=f"MASH {name}", version="0.1.0", description=description
@@ -183,8 +195,10 @@ class Service:
         self.relay.start()
         for seconds, job in self._jobs:
             self._tasks.append(asyncio.create_task(self._repeat(seconds, job)))
-        # `mash up` waits for this line before it calls the stack ready.
-        print(f"{READY_MARKER} {self.name}", flush=True)
+        # `mash up` waits for this line before it calls the stack ready, and
+        # reads from it the port this process listens on.
+        port = self.listener.getsockname()[1] if self.listener is not None else ""
+        print(f"{READY_MARKER} {self.name} {port}".rstrip(), flush=True)
 
     async def _on_shutdown(self) -> None:
         for task in self._tasks:
@@ -194,6 +208,21 @@ class Service:
     async def _after_shutdown(self) -> None:
         await self.client.close()
         tracing.flush()
+
+    async def _keep_dead_letter(self, held_id: str, delivery: Delivery, why: str) -> str:
+        return await quarantine.keep(
+            self.db, held_id=held_id, kind="dead-letter", raw=delivery.raw,
+            topic=delivery.topic, partition=delivery.partition, offset=delivery.offset,
+            key=delivery.key[:200] if delivery.key else None, headers=delivery.headers,
+            reason=why, at=utc_now())
+
+    async def _purge_quarantine(self) -> None:
+        purged = await quarantine.purge(self.db, utc_now())
+        if purged:
+            self.log.info("quarantine: %d message(s) past their retention deleted", purged)
+
+    async def _outbox_moving(self) -> str | None:
+        return await self.relay.stalled(self.settings.outbox_stall_seconds)
 
     async def _broker_up(self) -> bool:
         return await self.broker.ping(timeout=2.0)
@@ -237,10 +266,25 @@ class Service:
                 continue
             await asyncio.sleep(seconds)
 
+    def bind(self) -> socket.socket:
+        """The /metrics and /health socket, bound now: with port 0 the system
+        picks a free port and no other process can take it before we listen
+        (a launcher that picked one, closed it and passed it on once lost it
+        to another process, and the service died with "address in use")."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.settings.metrics_host, self.settings.metrics_port))
+        listener.listen(128)
+        listener.set_inheritable(True)
+        self.listener = listener
+        return listener
+
     def run(self) -> None:
         """Serve the subscribers, plus /metrics and /health on the metrics port."""
+        listener = self.bind()
         asyncio.run(self.app.run(run_extra_options={
-            "host": self.settings.metrics_host, "port": self.settings.metrics_port,
+            # Uvicorn serves on our bound socket; it reports nothing of its own.
+            "fd": listener.fileno(),
             # Prometheus scrapes every few seconds: one line each would bury the log.
             "access_log": "false",
             # Uvicorn's own log setup would replace the JSON lines.

@@ -77,6 +77,18 @@ class ServiceSettings(BaseSettings):
     # production mounts /etc/mash/audit/<service>.key.
     audit_key_file: Path | None = None
 
+    # The outbox is stalled when its oldest unsent event is older than this:
+    # /health then says "degraded", with the event and its error.
+    outbox_stall_seconds: float = Field(default=60.0, gt=0)
+    # Messages kept whole in the service's quarantine: a rejected contact for
+    # this many days (the sender may ask for it back), then deleted.
+    quarantine_days: float = Field(default=30.0, gt=0)
+    # An Ed25519 private key (PEM): every event the service emits is signed
+    # with it, as the service's own name. Research services sign their
+    # findings so (decision refuses a finding its agency did not sign);
+    # `mash up` makes one per research service, production mounts it.
+    signing_key_file: Path | None = None
+
     def kafka_client_options(self) -> dict[str, Any]:
         """aiokafka keyword arguments for the configured security (none by default)."""
         if self.kafka_security_protocol == "PLAINTEXT":

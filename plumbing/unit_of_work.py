@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import Event, utc_now
+from contracts.signing import sign
 from plumbing import audit
 from plumbing.tracing import trace_headers
 from plumbing.wire import headers_for
@@ -37,6 +39,9 @@ class Transaction:
     _notes: list[audit.Note] = field(default_factory=list)
     _redelivered: bool = False
     audit_key: audit.Key | None = None
+    # (signer, private key): every event this service emits is signed, so a
+    # consumer can tell it came from here (decision checks findings so).
+    signing: tuple[str, Ed25519PrivateKey] | None = None
 
     async def claim(self, event_id: str) -> bool:
         """Record that this consumer handles the message, as the transaction's
@@ -57,19 +62,11 @@ class Transaction:
         return True
 
     def emit(self, topic: str, event: Event[Any], *, key: str | None = None) -> None:
-        """Queue an event to publish once this transaction commits."""
-        self._pending.append(
-            {
-                "_id": event.id,
-                "topic": topic,
-                "key": key or event.subject,
-                "value": event.to_bytes(),
-                # The trace continues across the relay, however late it sends.
-                "headers": {**headers_for(event), **trace_headers()},
-                "created_at": utc_now(),
-                "sent_at": None,
-            }
-        )
+        """Queue an event to publish once this transaction commits.
+
+        An event too large for the broker is refused here (EventTooLarge),
+        failing the handler, rather than committed to wedge the outbox."""
+        self._pending.append(entry(topic, event, key=key, signing=self.signing))
 
     def audit(self, *, actor: str, action: str, case_id: str | None = None,
               what: Mapping[str, Any] | None = None, at: datetime | None = None) -> None:
@@ -82,6 +79,24 @@ class Transaction:
         # Last: every transaction of the service writes the chain's head.
         if self._notes:
             await audit.append(self.db, self.session, self._notes, self.audit_key)
+
+
+def entry(topic: str, event: Event[Any], *, key: str | None = None,
+          signing: tuple[str, Ed25519PrivateKey] | None = None) -> dict[str, Any]:
+    """An event as the outbox holds it until the relay has published it.
+    EventTooLarge when it would not fit on the broker."""
+    value = event.checked_bytes()
+    signed = sign(signing[1], signing[0], value) if signing else {}
+    return {
+        "_id": event.id,
+        "topic": topic,
+        "key": key or event.subject,
+        "value": value,
+        # The trace continues across the relay, however late it sends.
+        "headers": {**headers_for(event), **trace_headers(), **signed},
+        "created_at": utc_now(),
+        "sent_at": None,
+    }
 
 
 class UnitOfWork:
@@ -101,12 +116,14 @@ class UnitOfWork:
         # Every audit entry is keyed with it; without one, a transaction that
         # audits fails (a service refuses to start without one).
         self.audit_key = audit_key
+        self.signing: tuple[str, Ed25519PrivateKey] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self._client.start_session() as session:
             await session.start_transaction()
-            tx = Transaction(self._db, session, self._consumer, audit_key=self.audit_key)
+            tx = Transaction(self._db, session, self._consumer, audit_key=self.audit_key,
+                             signing=self.signing)
             try:
                 yield tx
                 if tx._redelivered:

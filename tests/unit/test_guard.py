@@ -4,6 +4,7 @@
 import pytest
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, TestKafkaBroker
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 from pymongo.errors import AutoReconnect, OperationFailure
 
@@ -28,8 +29,13 @@ class Harness:
     def __init__(self) -> None:
         self.invalid: list[tuple[Delivery, Exception]] = []
         self.published: list[tuple[str, bytes]] = []
+        self.held: dict[str, bytes] = {}
         self.calls = 0
         self.failures: list[Exception] = []
+
+    async def keep(self, held_id: str, delivery: Delivery, why: str) -> str:
+        self.held[held_id] = delivery.raw
+        return f"db.quarantine/{held_id}"
 
     async def on_invalid(self, delivery: Delivery, error: Exception) -> None:
         self.invalid.append((delivery, error))
@@ -43,6 +49,8 @@ def build(h: Harness, invalid_topic: str | None = "in") -> KafkaBroker:
     guard = ConsumerGuard("test", RetryPolicy(attempts=3, first_backoff=0.001),
                           {invalid_topic: h.on_invalid} if invalid_topic else {})
     guard.publish = h.publish
+    guard.keep = h.keep
+    guard.max_bytes = 10_000
     broker = KafkaBroker(middlewares=[guard], decoder=decode_json)
 
     @broker.subscriber("in", group_id="g", ack_policy=AckPolicy.ACK)
@@ -67,14 +75,46 @@ async def test_unreadable_message_goes_to_the_services_invalid_handler() -> None
 
 async def test_unreadable_message_is_dead_lettered_where_no_handler_is_set() -> None:
     h = Harness()
+    before = dead_letters("in")
     async with TestKafkaBroker(build(h, invalid_topic=None)) as broker:
         await broker.publish(b"\xff\xfe", "in")
     [(topic, value)] = h.published
     assert topic == topics.DLQ
     letter = DeadLettered.model_validate_json(value)
     assert letter.data.topic == "in"
-    assert letter.data.original_encoding == "base64"
     assert letter.data.attempts == 1
+    # Described on the wire, held whole by the service.
+    assert letter.data.original.size_bytes == 2
+    assert letter.data.original.kept_as == f"db.quarantine/{letter.id}"
+    assert h.held[letter.id] == b"\xff\xfe"
+    assert dead_letters("in") == before + 1
+
+
+def dead_letters(topic: str) -> float:
+    return REGISTRY.get_sample_value("mash_dead_letters_total", {"topic": topic}) or 0.0
+
+
+async def test_a_message_larger_than_any_event_is_never_parsed_and_never_wedges() -> None:
+    h = Harness()
+    async with TestKafkaBroker(build(h, invalid_topic=None)) as broker:
+        big = b'{"n": 1, "pad": "' + b"\x01" * 20_000 + b'"}'
+        await broker.publish(big, "in")
+        await broker.publish({"n": 2}, "in")
+    assert h.calls == 1  # only the second
+    [(_topic, value)] = h.published
+    letter = DeadLettered.model_validate_json(value)
+    assert "no message over 10,000 bytes is read" in letter.data.error
+    assert len(value) < 5_000  # the dead letter describes, never carries
+    assert h.held[letter.id] == big
+
+
+async def test_json_nested_past_reason_is_invalid_not_a_crash() -> None:
+    h = Harness()
+    async with TestKafkaBroker(build(h)) as broker:
+        await broker.publish(b"[" * 5000 + b"]" * 5000, "in")
+    [(_delivery, error)] = h.invalid
+    assert "nested too deeply" in str(error)
+    assert h.calls == 0
 
 
 async def test_a_failing_handler_is_retried_then_dead_lettered_and_the_next_message_flows() -> None:
@@ -90,7 +130,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_the_next_mess
     assert letter.data.attempts == 3
     assert letter.data.error == "RuntimeError: bug"
     assert letter.data.consumer == "test"
-    assert letter.data.original == '{"n":1}'
+    assert h.held[letter.id] == b'{"n":1}'
 
 
 async def test_the_database_being_away_is_waited_out_not_dead_lettered() -> None:

@@ -10,6 +10,7 @@ from opentelemetry.trace import format_span_id, format_trace_id
 
 from contracts.envelope import Event
 from contracts.events import DeadLetterData, DeadLettered
+from plumbing.original import describe
 from plumbing.outbox import OutboxRelay
 from plumbing.unit_of_work import Transaction
 
@@ -18,7 +19,7 @@ tracer = TracerProvider().get_tracer("test")
 
 def event() -> Event[Any]:
     data = DeadLetterData(consumer="c", topic="t", partition=0, offset=1, key="k", error="e",
-                          attempts=1, original="x", original_encoding="utf-8")
+                          attempts=1, original=describe(b"x", "k"))
     return DeadLettered.new(data, source="/test", subject="case-1", correlation_id="c-1")
 
 
@@ -86,7 +87,7 @@ async def test_traceparent_is_stored_with_the_event_and_published_with_it() -> N
     broker = FakeBroker()
     outbox = FakeOutbox(emitted(tx))
     relay = OutboxRelay(cast(Any, {"outbox": outbox}), cast(Any, broker), cast(Any, None), 0.1,
-                        watch=False)
+                        watch=False, known_topics=lambda: {"mash.topic"})
     assert await relay.relay_once() == 1
     [(topic, key, headers)] = broker.sent
     assert (topic, key) == ("mash.topic", b"case-1")
