@@ -6,6 +6,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from faststream.kafka.annotations import KafkaMessage
 from pymongo.errors import OperationFailure
 
 from contracts import topics
@@ -20,26 +22,67 @@ from contracts.casework import (
 )
 from contracts.envelope import utc_now
 from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingReported
+from contracts.signing import load_public_keys
 from plumbing import logs, tracing
-from plumbing.guard import is_conflict, retry_conflicts
+from plumbing.guard import Delivery, is_conflict, retry_conflicts
 from plumbing.service import Service
 from plumbing.unit_of_work import Transaction
-from services.decision import domain, metrics, store
+from plumbing.wire import plain_errors
+from services.decision import domain, metrics, provenance, store
 from services.decision.settings import DecisionSettings
 
 settings = DecisionSettings()
 policy = settings.policy()
 clock: domain.Clock = utc_now
+# The research services' public keys, read at startup: a finding is taken
+# only when signed by its own agency's research service.
+service_keys: dict[str, Ed25519PublicKey] = {}
+async def refuse_unreadable_command(delivery: Delivery, error: Exception) -> None:
+    """A command that cannot be read (a blank rationale, an override without
+    its RAG) is refused on the case's history, where the CLI or the desk that
+    sent it waits for the verdict; a message that names no command and case
+    is dead-lettered."""
+    named = domain.command_named(delivery.raw)
+    if named is None:
+        await service.guard.dead_letter(delivery, error, 1)
+        return
+    said = "; ".join(f"{where}: {problem}" for where, problem in plain_errors(error))
+    refusal = domain.unreadable_command_refusal(*named, said, clock())
+    async with service.uow.transaction() as tx:
+        if not await tx.claim(refusal.id):
+            return
+        _audit(tx, refusal)
+        tx.emit(topics.CASE_HISTORY, refusal)
+    service.log.warning("command %s for case %s refused: it cannot be read", named[0][:40],
+                        named[1])
+
+
 service = Service(
     "decision",
     settings,
     settings.database,
+    on_invalid={topics.DECISION_COMMANDS: refuse_unreadable_command},
     description="Merges every agency's findings into one case record, waiting for all of them "
                 "or the research deadline; proposes RAG and outcome by versioned threshold rules; "
                 "records practitioners' recommendations and managers' decisions; tracks every "
                 "timescale and raises warnings and breaches.",
 )
 service.on_startup(lambda: store.ensure_indexes(service.db))
+
+
+async def _load_service_keys() -> None:
+    if settings.service_keys_file is None:
+        raise RuntimeError("MASH_SERVICE_KEYS_FILE is not set: without the research services' "
+                           "public keys no finding can be trusted (`mash keys new-service "
+                           "research-<agency>`)")
+    service_keys.update(load_public_keys(settings.service_keys_file))
+    missing = [a for a in agencies() if provenance.research_service(a) not in service_keys]
+    if missing:
+        service.log.warning("no public key for the research service of %s: their findings "
+                            "will be refused", ", ".join(missing))
+
+
+service.on_startup(_load_service_keys)
 broker = service.broker
 app = service.app
 broker.publisher(topics.DECISIONS, schema=DecisionMade, title="decision made",
@@ -104,8 +147,12 @@ async def on_case_opened(event: CaseOpened) -> None:
     _committed(step, before)
 
 
-@service.lanes(topics.FINDINGS, "findings", title="finding reported")
-async def on_finding(event: FindingReported) -> None:
+@service.lanes(topics.FINDINGS, "findings", title="finding reported",
+               description="Each signed by the research service of the agency it names "
+                           "(Kafka headers mash-signer research-<agency> and mash-signature, "
+                           "Ed25519 over the value); any other is dead-lettered, never merged.")
+async def on_finding(event: FindingReported, message: KafkaMessage) -> None:
+    provenance.check_finding(message.body, message.headers, event.data.agency, service_keys)
     step = before = None
     async with service.uow.transaction() as tx:
         if not await tx.claim(event.id):

@@ -17,6 +17,7 @@ Every transition returns the new record and the events it causes; the app
 writes both in one transaction. "Now" is always passed in.
 """
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,6 +49,7 @@ from contracts.events import (
     FindingData,
     Outcome,
     Reason,
+    Referral,
 )
 from services.decision import thresholds
 from services.decision.calendar import WorkingCalendar
@@ -168,6 +170,7 @@ class HistoryEntry(_M):
 
 class AddedContact(_M):
     contact: Contact
+    sender: str | None = None
     reason: str
     added_at: AwareDatetime
 
@@ -193,6 +196,15 @@ class CaseRecord(_M):
     def contacts(self) -> list[Contact]:
         assert self.opened is not None
         return [self.opened.contact, *(a.contact for a in self.added)]
+
+    def referrals(self) -> list[Referral]:
+        """Every contact in the case and who sent it: each hears the outcome."""
+        assert self.opened is not None
+        sent = [(self.opened.contact, self.opened.sender),
+                *((a.contact, a.sender) for a in self.added)]
+        return [Referral(contact_id=c.contact_id, referrer_reference=c.referrer_reference,
+                         agency=c.referrer.agency, sender=sender, kind=c.kind)
+                for c, sender in sent]
 
     def timescale(self, name: str) -> Timescale | None:
         return next((t for t in self.timescales if t.timescale == name), None)
@@ -273,6 +285,21 @@ def _start_decision_timescales(case: CaseRecord, policy: Policy) -> None:
                    f"{policy.enquiry_window.total_seconds() / 3600:g} hours", "decision",
                    opened.opened_at, opened.opened_at + policy.enquiry_window),
     ]
+    if opened.contact.kind == "confidential-enquiry":
+        case.timescales.append(_la_enquiry(opened.contact, policy))
+
+
+LA_ENQUIRY = "la-enquiry-answer"
+
+
+def _la_enquiry(contact: Contact, policy: Policy) -> Timescale:
+    """Another local authority's confidential enquiry is owed its answer (the
+    decision, fed back on its own topic) by the time it asked for, or within
+    the enquiry window (24 hours) of receipt."""
+    received = contact.received_at
+    due = contact.answer_due or received + policy.enquiry_window
+    return _timescale(policy, LA_ENQUIRY, "Another local authority's confidential enquiry "
+                      f"answered by {due:%Y-%m-%d %H:%M} UTC", "decision", received, due)
 
 
 def _meet(case: CaseRecord, names: set[str] | frozenset[str], now: datetime,
@@ -369,6 +396,7 @@ def _decision_event(case: CaseRecord, *, rag: Rag, outcome: Outcome, level: int,
             rationale=rationale,
             advice=advice if outcome in (Outcome.NFA, Outcome.SINGLE_AGENCY) else None,
             due=due,
+            referrals=case.referrals(),
         ),
         id=derived_id("decision", case.case_id) if version == 1
         else derived_id("decision", case.case_id, f"v{version}"),
@@ -517,6 +545,10 @@ def late_information(case: CaseRecord, now: datetime, policy: Policy, *, what: s
 def contact_added(case: CaseRecord, added: ContactAddedData, now: datetime, policy: Policy,
                   cause: str | None) -> Step:
     """The store has attached the contact already; here is what it means."""
+    if added.contact.kind == "confidential-enquiry" and case.timescale(LA_ENQUIRY) is None \
+            and case.state != "decided" and case.timescales:  # the case's clocks have started
+        case = case.model_copy(deep=True)
+        case.timescales.append(_la_enquiry(added.contact, policy))
     return late_information(case, now, policy,
                             what=f"A further contact ({added.contact.contact_id}, {added.reason}, "
                                  f"from {added.contact.referrer.agency})",
@@ -529,6 +561,11 @@ def finding(case: CaseRecord, agency: str, now: datetime, policy: Policy,
         return advance(case, now, policy, cause)
     return late_information(case, now, policy, what=f"A finding from {agency}",
                             contact_added=False, cause=cause)
+
+
+def _clip(text: str, limit: int = 1000) -> str:
+    """A reason's words (the whole rationale stays on the decision and in the history)."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _refuse(step: Step, actor: Actor, why: str, now: datetime, cause: str) -> Step:
@@ -570,16 +607,16 @@ def command(case: CaseRecord, cmd: RecommendCommand | DecideCommand, now: dateti
     reasons = list(p.reasons)
     if rec is not None:
         reasons.append(Reason(rule_id="SW-RECOMMENDATION",
-                              text=f"Recommended {rec.rag.value} {rec.outcome.value} by "
-                                   f"{rec.actor.actor_id}: {rec.rationale}"))
+                              text=_clip(f"Recommended {rec.rag.value} {rec.outcome.value} by "
+                                         f"{rec.actor.actor_id}: {rec.rationale}")))
     if d.action == "override":
         assert d.rag is not None
         assert d.outcome is not None
         rag, outcome = d.rag, d.outcome
         level = d.level_of_need or LEVEL_FOR[outcome]
         reasons.append(Reason(rule_id="MANAGER-OVERRIDE",
-                              text=f"Overridden to {rag.value} {outcome.value} by "
-                                   f"{d.actor.actor_id}: {d.rationale}"))
+                              text=_clip(f"Overridden to {rag.value} {outcome.value} by "
+                                         f"{d.actor.actor_id}: {d.rationale}")))
         kind = HistoryKind.OVERRIDDEN
     else:
         if rec is not None:
@@ -590,8 +627,8 @@ def command(case: CaseRecord, cmd: RecommendCommand | DecideCommand, now: dateti
             rag, outcome, level = p.rag, p.outcome, p.level_of_need
         level = d.level_of_need or level
         reasons.append(Reason(rule_id="MANAGER-AUTHORISED",
-                              text=f"Authorised by {d.actor.actor_id}"
-                                   + (f": {d.rationale}" if d.rationale else "")))
+                              text=_clip(f"Authorised by {d.actor.actor_id}"
+                                         + (f": {d.rationale}" if d.rationale else ""))))
         kind = HistoryKind.AUTHORISED
     if reviewing and c.decision is not None and (rag, outcome) == (c.decision.rag, c.decision.outcome) \
             and [x.contact_id for x in c.contacts()] == c.decision.contact_ids:
@@ -621,6 +658,38 @@ def unknown_case_refusal(cmd: RecommendCommand | DecideCommand, now: datetime) -
                        text="Command refused: no such case", at=now),
         id=derived_id("case-changed", data.case_id, "refused", cmd.id), source=SOURCE,
         subject=data.case_id, correlation_id=cmd.correlation_id, causation_id=cmd.id, time=now)
+
+
+def command_named(raw: bytes) -> tuple[str, str, Actor] | None:
+    """The command id, case and actor of a command that failed validation,
+    when it names them; None for a message that is not a command at all."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    data = body.get("data") if isinstance(body, dict) else None
+    cmd_id, case_id = body.get("id") if isinstance(body, dict) else None, \
+        data.get("case_id") if isinstance(data, dict) else None
+    if not (isinstance(cmd_id, str) and 0 < len(cmd_id) <= 200
+            and isinstance(case_id, str) and 0 < len(case_id) <= 40):
+        return None
+    try:
+        actor = Actor.model_validate(data.get("actor")) if isinstance(data, dict) else SYSTEM
+    except ValueError:
+        actor = SYSTEM
+    return cmd_id, case_id, actor
+
+
+def unreadable_command_refusal(cmd_id: str, case_id: str, actor: Actor, problems: str,
+                               now: datetime) -> CaseChanged:
+    """A command refused for what it says (a blank rationale, an override
+    without its RAG): on the case's history, where its sender waits for it."""
+    text = _clip(f"Command refused: {problems}", 6000)
+    return CaseChanged.new(
+        CaseChangeData(case_id=case_id, kind=HistoryKind.COMMAND_REFUSED, actor=actor,
+                       text=text, at=now),
+        id=derived_id("case-changed", case_id, "refused", cmd_id), source=SOURCE,
+        subject=case_id, correlation_id=case_id, causation_id=cmd_id, time=now)
 
 
 def sla(case: CaseRecord, now: datetime, policy: Policy) -> Step:

@@ -1,4 +1,5 @@
 from datetime import time, timedelta
+from pathlib import Path
 
 from pydantic import Field
 
@@ -32,6 +33,10 @@ class DecisionSettings(ServiceSettings):
     # Test and demo only: a timescale's length in seconds from its start,
     # e.g. MASH_TIMESCALE_SECONDS='{"decision-rag": 6, "outcome-48h": 20}'.
     timescale_seconds: dict[str, float] = Field(default_factory=dict)
+    # The public keys of the services whose events decision must trust
+    # (TOML, `[keys] "research-police" = "<base64>"`; `mash keys new-service`):
+    # a finding is taken only when signed by its own agency's research service.
+    service_keys_file: Path | None = None
 
     def policy(self) -> Policy:
         return Policy(

@@ -78,6 +78,7 @@ async def record_added(tx: Transaction, event: ContactAdded) -> bool:
     result = await tx.db.cases.update_one(
         {"_id": data.case_id, "added.contact.contact_id": {"$ne": data.contact.contact_id}},
         {"$push": {"added": {"contact": data.contact.model_dump(mode="json"),
+                             "sender": data.sender,
                              "reason": data.reason,
                              "added_at": data.added_at.isoformat()}}},
         session=tx.session)

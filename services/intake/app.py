@@ -1,6 +1,5 @@
 """Intake's FastStream app: thin wiring around the domain."""
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -11,13 +10,21 @@ from faststream.message import StreamMessage
 from contracts import topics
 from contracts.agencies import agencies
 from contracts.envelope import utc_now
-from contracts.events import CaseOpened, ContactAdded, ContactRejected, EnquiryRequested
+from contracts.events import (
+    MAX_CONTACTS_PER_CASE,
+    CaseOpened,
+    ContactAdded,
+    ContactReceived,
+    ContactRejected,
+    EnquiryRequested,
+)
 from contracts.formats import Submission
 from contracts.signing import SIGNER_HEADER, load_public_keys
+from plumbing import quarantine
 from plumbing.guard import Delivery, Unusable
+from plumbing.original import describe
 from plumbing.service import Service
-from plumbing.wire import preserve
-from services.intake import authenticity, domain, formats, metrics, problems, store
+from services.intake import admission, authenticity, domain, formats, metrics, problems, store
 from services.intake.person_index import Thresholds
 from services.intake.settings import IntakeSettings
 
@@ -32,37 +39,54 @@ thresholds = Thresholds(link=settings.person_link_threshold,
 public_keys: dict[str, Ed25519PublicKey] = (
     load_public_keys(settings.public_keys_file) if settings.public_keys_file else {})
 signature_window = timedelta(seconds=settings.signature_window_seconds)
+limits = admission.Limits(max_bytes=settings.max_contact_bytes,
+                          max_headers=settings.max_contact_headers)
+quarantine_for = timedelta(days=settings.quarantine_days)
 
 
 async def reject(delivery: Delivery, error: Exception) -> None:
-    original, encoding = preserve(delivery.raw)
+    """A contact that cannot be used: described to its verified sender alone
+    (or, unsigned or forged, to the operator), and kept whole in quarantine."""
     found = problems.plain(error)
+    now = utc_now()
+    sender = authenticity.attribute(delivery.raw, delivery.headers, public_keys)
+    held_id = domain.rejection_id(delivery.fingerprint)
     rejected = domain.reject(
         delivery.raw, found, topic=delivery.topic, partition=delivery.partition,
-        offset=delivery.offset, fingerprint=delivery.fingerprint, original=original,
-        encoding=encoding, now=utc_now(),
-    )
+        offset=delivery.offset, fingerprint=delivery.fingerprint, sender=sender,
+        original=describe(delivery.raw, quarantine.kept_as(service.db, held_id)), now=now)
+    reason = metrics.rejection_reason(error, found)
     async with service.uow.transaction() as tx:
         if not await tx.claim(rejected.id):
             return
+        await quarantine.keep(
+            tx.db, held_id=held_id, kind="rejected", raw=delivery.raw, topic=delivery.topic,
+            partition=delivery.partition, offset=delivery.offset,
+            key=delivery.key[:200] if delivery.key else None, headers=delivery.headers,
+            reason="; ".join(f"{p.field}: {p.problem}" for p in rejected.data.problems),
+            at=now, sender=sender, expires_at=now + quarantine_for, session=tx.session)
         await store.save_rejection(tx, rejected)
-        signer = error.facts.get("signer") if isinstance(error, Unusable) else None
+        claimed = error.facts.get("signer") if isinstance(error, Unusable) else None
         tx.audit(actor="intake", action="contact rejected", what={
             "rejection_id": rejected.id, "contact_id": rejected.data.contact_id,
-            "referrer_agency": rejected.data.referrer_agency, "signer": signer,
+            "referrer_agency": rejected.data.referrer_agency, "signer": claimed,
+            "sender": sender, "reason": reason, "size_bytes": len(delivery.raw),
+            "sha256": rejected.data.original.sha256,
             "where": f"{delivery.topic}/{delivery.partition}/{delivery.offset}",
             "reasons": [f"{p.field}: {p.problem}" for p in rejected.data.problems]})
-        tx.emit(topics.CONTACTS_REJECTED, rejected)
-    metrics.CONTACTS_REJECTED.labels(reason=metrics.rejection_reason(error, found)).inc()
-    service.log.info("contact rejected at %s/%d/%d: %d problem(s)%s", delivery.topic,
-                     delivery.partition, delivery.offset, len(rejected.data.problems),
-                     " (not authentic)" if isinstance(error, Unusable) else "")
+        tx.emit(topics.feedback(sender) if sender else topics.CONTACTS_REJECTED, rejected)
+    metrics.CONTACTS_REJECTED.labels(reason=reason).inc()
+    service.log.info("contact rejected at %s/%d/%d (%s, %d bytes): %d problem(s); told %s",
+                     delivery.topic, delivery.partition, delivery.offset, reason,
+                     len(delivery.raw), len(rejected.data.problems),
+                     sender or "nobody: no valid signature (the operator's topic)")
 
 
 async def verified_json(msg: StreamMessage[Any]) -> Any:
-    """Authenticate the exact bytes before anything reads them, then decode."""
-    authenticity.authenticate(msg.body, msg.headers, public_keys, utc_now(), signature_window)
-    return json.loads(msg.body)
+    """Check what may be checked before anything reads the bytes, then decode."""
+    record: Any = msg.raw_message
+    return admission.admit(msg.body, msg.headers, len(record.headers or ()), public_keys,
+                           utc_now(), signature_window, limits)
 
 
 service = Service(
@@ -89,9 +113,19 @@ broker = service.broker
 app = service.app
 
 # Declared for the AsyncAPI document: the outbox relay does the publishing.
-broker.publisher(topics.CONTACTS_REJECTED, schema=ContactRejected, title="contact rejected",
-                 description="A contact that could not be used, with every problem in plain "
-                             "words and the original message.")
+broker.publisher(topics.CONTACTS_REJECTED, schema=ContactRejected,
+                 title="contact rejected, unattributed",
+                 description="A message no valid signature attributes to a sender (unsigned, "
+                             "forged, an unknown signer): every problem in plain words and the "
+                             "original described, never carried. For the operator alone.")
+for _sender in topics.senders():
+    broker.publisher(topics.feedback(_sender), schema=ContactReceived | ContactRejected,
+                     title=f"receipts and rejections for {_sender}",
+                     description="What intake tells this sender, and nobody else, about its "
+                                 "own contacts: a receipt with the case reference for each "
+                                 "accepted, a rejection with every problem for each refused "
+                                 "(the original described and held in quarantine). The "
+                                 "outcome follows on the same topic from notify.")
 broker.publisher(topics.CASES_OPENED, schema=CaseOpened, title="case opened")
 broker.publisher(topics.urgent(topics.CASES_OPENED), schema=CaseOpened,
                  title="case opened at RED", description="The RED lane of mash.cases.opened.")
@@ -141,6 +175,8 @@ async def on_contact(submission: Submission, message: KafkaMessage) -> None:
             tx.audit(actor="intake", action="resubmission recorded",
                      case_id=existing, what={"contact_id": contact.contact_id,
                                              "event_id": event.id, "signer": signer})
+            tx.emit(topics.feedback(signer),
+                    domain.receipt(event, signer, existing, already=True, now=now))
             service.log.info("resubmission of %s: case %s already holds it", contact.contact_id,
                              existing)
             return
@@ -156,6 +192,13 @@ async def on_contact(submission: Submission, message: KafkaMessage) -> None:
             if household and not incident else None,
             child=await store.case_for_children(tx, who.linked_children, opened_since),
         )
+        if joins is not None and await store.contacts_in(tx, joins[0]) >= MAX_CONTACTS_PER_CASE:
+            # A case holds a bounded number of contacts (every event about it
+            # stays under the broker's limit): the next one opens a case of
+            # its own, which the person index still links to the same child.
+            service.log.warning("case %s holds %d contacts; contact %s opens a new case",
+                                joins[0], MAX_CONTACTS_PER_CASE, contact.contact_id)
+            joins = None
         if joins is not None:
             case_id, reason = joins
             await store.join_case(tx, case_id, agency=agency, reference=reference,
@@ -165,9 +208,10 @@ async def on_contact(submission: Submission, message: KafkaMessage) -> None:
             tx.audit(actor="intake", action="contact added", case_id=case_id,
                      what={"contact_id": contact.contact_id, "event_id": event.id,
                            "signer": signer, "reason": reason})
-            tx.emit(topics.CASES_CONTACT_ADDED, domain.contact_added(event, case_id, reason, now))
+            tx.emit(topics.CASES_CONTACT_ADDED,
+                    domain.contact_added(event, case_id, reason, now, sender=signer))
         else:
-            opened, enquiries = domain.open_case(event, agencies(), windows, now)
+            opened, enquiries = domain.open_case(event, agencies(), windows, now, sender=signer)
             case_id = opened.data.case_id
             await store.save_case(tx, opened, who.children, incident, household)
             await store.save_people(tx, who, case_id, now)
@@ -180,12 +224,15 @@ async def on_contact(submission: Submission, message: KafkaMessage) -> None:
             for enquiry in enquiries:
                 tx.emit(topics.lane(topics.enquiries(enquiry.data.agency), enquiry.data.rag),
                         enquiry)
-    metrics.CONTACTS_RECEIVED.labels(source_agency=agency, channel=contact.channel,
+        tx.emit(topics.feedback(signer), domain.receipt(event, signer, case_id, already=False,
+                                                        now=now))
+    label = metrics.source_label(agency)
+    metrics.CONTACTS_RECEIVED.labels(source_agency=label, channel=contact.channel,
                                      source_code=contact.referrer.source_code).inc()
     if joins is not None:
-        metrics.CONTACTS_LINKED.labels(source_agency=agency).inc()
+        metrics.CONTACTS_LINKED.labels(source_agency=label).inc()
         service.log.info("contact %s joined case %s (%s)", contact.contact_id, case_id, joins[1])
     else:
-        metrics.CASES_OPENED.labels(source_agency=agency, rag=opened.data.triage_rag.value).inc()
+        metrics.CASES_OPENED.labels(source_agency=label, rag=opened.data.triage_rag.value).inc()
         service.log.info("case %s opened at %s for contact %s", case_id,
                          opened.data.triage_rag.value, contact.contact_id)

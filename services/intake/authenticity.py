@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from contracts.signing import SIGNATURE_HEADER, SIGNER_HEADER, owns, signature_valid
+from contracts.signing import SIGNATURE_HEADER, SIGNER_HEADER, owns, signature_valid, signers
 from plumbing.guard import Unusable
 
 WHERE = "(signature)"
@@ -33,6 +33,32 @@ def authenticate(value: bytes, headers: Mapping[str, str],
     A body that is signed but not JSON, or has no readable source or time,
     passes here and is rejected by the contract's validation instead.
     """
+    signer = verify(value, headers, keys)
+    try:
+        body = json.loads(value)
+    except (ValueError, RecursionError):
+        return signer
+    if isinstance(body, dict):
+        check_claims(body, signer, now, window)
+    return signer
+
+
+def attribute(value: bytes, headers: Mapping[str, str],
+              keys: Mapping[str, Ed25519PublicKey]) -> str | None:
+    """Who a message may be told back to: the signer whose signature over
+    these bytes verifies and who is a sender of contacts (with a topic of its
+    own); None otherwise. Neither the source nor the time matter here: a
+    replayed or stale message still came, signed, from its signer."""
+    try:
+        signer = verify(value, headers, keys)
+    except Unusable:
+        return None
+    return signer if signer in signers() else None
+
+
+def verify(value: bytes, headers: Mapping[str, str],
+           keys: Mapping[str, Ed25519PublicKey]) -> str:
+    """The signer, when the signature over these exact bytes verifies."""
     signer, signature = headers.get(SIGNER_HEADER), headers.get(SIGNATURE_HEADER)
     if not signer or not signature:
         raise Unusable([(WHERE, f"not signed: a contact must carry the {SIGNER_HEADER} and "
@@ -43,14 +69,14 @@ def authenticate(value: bytes, headers: Mapping[str, str],
                                 "key for")], signer=_shown(signer), reason="not-authentic")
     if not signature_valid(keys, signer, signature, value):
         raise Unusable([(WHERE, f"signature does not match: the message was changed after "
-                                f"signing, or was not signed by {signer}")], signer=signer,
-                       reason="not-authentic")
-    try:
-        body = json.loads(value)
-    except (ValueError, RecursionError):
-        return signer
-    if not isinstance(body, dict):
-        return signer
+                                f"signing, or was not signed by {_shown(signer)}")],
+                       signer=_shown(signer), reason="not-authentic")
+    return signer
+
+
+def check_claims(body: Mapping[str, object], signer: str, now: datetime,
+                 window: timedelta) -> None:
+    """A signer speaks only for its own sources, and only now."""
     source = body.get("source")
     if isinstance(source, str) and not owns(signer, source):
         raise Unusable([("source", f"signed by {signer} but claims to come from "
@@ -62,7 +88,6 @@ def authenticate(value: bytes, headers: Mapping[str, str],
                                  f"window around {now.isoformat(timespec='seconds')}: "
                                  "send contacts as they are made, never again later")],
                        signer=signer, reason="not-authentic")
-    return signer
 
 
 def _time(value: object) -> datetime | None:

@@ -13,11 +13,14 @@ from contracts.events import (
     CaseOpenedData,
     ContactAdded,
     ContactAddedData,
+    ContactReceived,
     ContactRejected,
     ContactSubmitted,
     EnquiryData,
     EnquiryRequested,
+    OriginalDigest,
     Problem,
+    ReceiptData,
     Rejection,
     Subject,
 )
@@ -80,7 +83,13 @@ def data_quality(contact: Contact) -> list[str]:
         warnings.append("the referrer's analysis is very short")
     if set(contact.concerns) <= VAGUE and len(contact.analysis.split()) < 25:
         warnings.append("the concern is vague: no specific factor and little analysis")
-    return list(dict.fromkeys(warnings))
+    said = list(dict.fromkeys(_clip(w, 200) for w in warnings))
+    if len(said) > MAX_WARNINGS:
+        said = [*said[:MAX_WARNINGS - 1], f"and {len(said) - MAX_WARNINGS + 1} more like these"]
+    return said
+
+
+MAX_WARNINGS = 30
 
 
 def case_id_for(contact_event_id: str) -> str:
@@ -110,7 +119,8 @@ def lawful_basis(contact: Contact) -> str:
 
 
 def open_case(
-    event: ContactSubmitted, agencies: tuple[str, ...], windows: ResearchWindows, now: datetime
+    event: ContactSubmitted, agencies: tuple[str, ...], windows: ResearchWindows, now: datetime,
+    sender: str | None = None,
 ) -> tuple[CaseOpened, list[EnquiryRequested]]:
     contact = event.data
     case_id = case_id_for(event.id)
@@ -120,6 +130,7 @@ def open_case(
         CaseOpenedData(
             case_id=case_id,
             contact=contact,
+            sender=sender,
             expected_agencies=list(agencies),
             triage_rag=rag,
             data_quality=data_quality(contact),
@@ -168,7 +179,22 @@ def _best_effort_fields(raw: bytes) -> tuple[str | None, str | None, str | None]
         body = json.loads(raw)
     except (ValueError, RecursionError):
         return None, None, None
-    return identify(body)
+    return tuple(_shown(v, 200) for v in identify(body))  # type: ignore[return-value]
+
+
+def _shown(value: object, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = "".join(ch for ch in str(value) if ch.isprintable())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+MAX_PROBLEMS = 50
+
+
+def rejection_id(fingerprint: str) -> str:
+    """One rejection per record received (a redelivery finds it made)."""
+    return derived_id("rejected", fingerprint)
 
 
 def reject(
@@ -179,20 +205,27 @@ def reject(
     partition: int,
     offset: int,
     fingerprint: str,
-    original: str,
-    encoding: str,
+    sender: str | None,
+    original: OriginalDigest,
     now: datetime,
 ) -> ContactRejected:
+    """Every problem in plain words (the first 49 and how many more), the
+    message described, addressed to its verified sender if it has one."""
     contact_id, reference, agency = _best_effort_fields(raw)
     where = f"{topic}/{partition}/{offset}"
+    found = [Problem(field=_shown(f, 300) or "(message)", problem=_shown(p, 2000) or "")
+             for f, p in problems]
+    if len(found) > MAX_PROBLEMS:
+        more = len(found) - (MAX_PROBLEMS - 1)
+        found = [*found[:MAX_PROBLEMS - 1],
+                 Problem(field="(message)", problem=f"and {more} more problems like these")]
     rejection = Rejection(
         contact_id=contact_id,
         referrer_reference=reference,
         referrer_agency=agency,
-        problems=[Problem(field=f, problem=p) for f, p in problems] or
-                 [Problem(field="(message)", problem="could not be read")],
+        sender=sender,
+        problems=found or [Problem(field="(message)", problem="could not be read")],
         original=original,
-        original_encoding="utf-8" if encoding == "utf-8" else "base64",
         topic=topic,
         partition=partition,
         offset=offset,
@@ -200,12 +233,34 @@ def reject(
     subject = contact_id or where
     return ContactRejected.new(
         rejection,
-        id=derived_id("rejected", fingerprint),
+        id=rejection_id(fingerprint),
         source=SOURCE,
         subject=subject,
         correlation_id=subject,
         time=now,
     )
+
+
+def receipt(event: ContactSubmitted, sender: str, case_id: str, *, already: bool,
+            now: datetime) -> ContactReceived:
+    """The sender's receipt, with the case reference to quote."""
+    contact = event.data
+    if already:
+        message = (f"Already received: {contact.referrer_reference} is in case {case_id}; "
+                   "this copy changed nothing.")
+    else:
+        message = (f"Received and accepted into case {case_id}. The MASH will decide the "
+                   "response and tell you on this topic"
+                   + (f", by {contact.answer_due:%Y-%m-%d %H:%M} UTC." if contact.answer_due
+                      else "."))
+    return ContactReceived.new(
+        ReceiptData(contact_id=contact.contact_id, referrer_reference=contact.referrer_reference,
+                    sender=sender, case_id=case_id,
+                    status="already-received" if already else "accepted",
+                    received_at=contact.received_at, answer_due=contact.answer_due,
+                    data_quality=[] if already else data_quality(contact), message=message),
+        id=derived_id("receipt", event.id), source=SOURCE, subject=case_id,
+        correlation_id=event.correlation_id, causation_id=event.id, time=now)
 
 
 # --- the same thing twice, and the same person again -----------------------
@@ -240,6 +295,10 @@ class Identified:
         return [ids[f"child-{i}"][0] for i in range(len(self.contact.children))]
 
 
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def person_id_for(event_id: str, person_ref: str) -> str:
     return "P-" + derived_id("person", event_id, person_ref)[:12].upper()
 
@@ -263,7 +322,8 @@ def identify_people(
             person_id, scored = found
             matches.append(PersonMatch(person_ref=ref, person_id=person_id,
                                        score=min(1.0, scored.score), band=band,
-                                       explanation=scored.explanation()))
+                                       explanation=[_clip(line, 240)
+                                                    for line in scored.explanation()]))
             if band == "link":
                 taken.add(person_id)
                 linked[ref] = (person_id, record)
@@ -300,9 +360,10 @@ Reason = Literal["re-contact", "same-incident"]
 
 
 def contact_added(event: ContactSubmitted, case_id: str, reason: Reason,
-                  now: datetime) -> ContactAdded:
+                  now: datetime, sender: str | None = None) -> ContactAdded:
     return ContactAdded.new(
-        ContactAddedData(case_id=case_id, contact=event.data, reason=reason, added_at=now),
+        ContactAddedData(case_id=case_id, contact=event.data, sender=sender, reason=reason,
+                         added_at=now),
         id=derived_id("contact-added", event.id),
         source=SOURCE,
         subject=case_id,

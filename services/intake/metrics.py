@@ -85,8 +85,18 @@ def received_label_sets() -> Iterator[dict[str, str]]:
         yield {"source_agency": agency, "channel": channel, "source_code": code}
 
 
+OTHER_AGENCY = "other"
+
+
 def source_agencies() -> tuple[str, ...]:
     return tuple(sorted({labels["source_agency"] for labels in received_label_sets()}))
+
+
+def source_label(agency: str) -> str:
+    """The referrer's agency as a label value. It is the referrer's own
+    words on a canonical contact or an Early Help request: anything the
+    formats do not name is counted as "other", never a series of its own."""
+    return agency if agency in _KNOWN_AGENCIES else OTHER_AGENCY
 
 
 def rejection_reason(error: Exception, problems: list[tuple[str, str]]) -> str:
@@ -104,6 +114,8 @@ def rejection_reason(error: Exception, problems: list[tuple[str, str]]) -> str:
 expect_every_topic()
 zero(CONTACTS_RECEIVED, received_label_sets())
 zero(CONTACTS_REJECTED, ({"reason": reason} for reason in REJECTION_REASONS))
+_KNOWN_AGENCIES = frozenset(source_agencies())
 zero(CASES_OPENED, ({"source_agency": agency, "rag": rag.value}
-                    for agency in source_agencies() for rag in Rag))
-zero(CONTACTS_LINKED, ({"source_agency": agency} for agency in source_agencies()))
+                    for agency in (*source_agencies(), OTHER_AGENCY) for rag in Rag))
+zero(CONTACTS_LINKED, ({"source_agency": agency}
+                       for agency in (*source_agencies(), OTHER_AGENCY)))

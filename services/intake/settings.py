@@ -32,3 +32,7 @@ class IntakeSettings(ServiceSettings):
     # no contact is accepted. A contact's `time` must be this close to now.
     public_keys_file: Path | None = None
     signature_window_seconds: float = Field(default=600, gt=0)
+    # Refused before anything parses it (the rejection goes to its signer):
+    # a contact's whole CloudEvent, and how many headers it may carry.
+    max_contact_bytes: int = Field(default=256 * 1024, gt=0, le=1024 * 1024)
+    max_contact_headers: int = Field(default=64, gt=0)

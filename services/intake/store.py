@@ -127,6 +127,7 @@ async def save_case(tx: Transaction, opened: CaseOpened, children: list[str],
             "household_key": household,
             "triage_rag": data.triage_rag.value,
             "opened_at": data.opened_at,
+            "contact_count": 1,
         },
         session=tx.session,
     )
@@ -141,7 +142,14 @@ async def join_case(tx: Transaction, case_id: str, *, agency: str, reference: st
     add: dict[str, Any] = {"contact_ids": contact_id, "child_person_ids": {"$each": children}}
     if incident:
         add["incident_keys"] = incident
-    await tx.db.cases.update_one({"_id": case_id}, {"$addToSet": add}, session=tx.session)
+    await tx.db.cases.update_one({"_id": case_id}, {"$addToSet": add, "$inc": {"contact_count": 1}},
+                                 session=tx.session)
+
+
+async def contacts_in(tx: Transaction, case_id: str) -> int:
+    """How many contacts a case holds."""
+    doc = await tx.db.cases.find_one({"_id": case_id}, {"contact_ids": 1}, session=tx.session)
+    return len(doc.get("contact_ids") or []) if doc else 0
 
 
 def since(now: datetime, *, days: float = 0, hours: float = 0) -> datetime:

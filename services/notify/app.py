@@ -4,13 +4,13 @@ from datetime import timedelta
 from typing import Any
 
 from contracts import topics
-from contracts.agencies import agencies
 from contracts.casework import OutcomeAcknowledged, OutcomeEscalated
 from contracts.contact import Rag
 from contracts.envelope import utc_now
 from contracts.events import (
     DeadLettered,
     DeadLetterReplayed,
+    DeadLetterResolved,
     DecisionMade,
     Destination,
     Outcome,
@@ -44,11 +44,12 @@ for _topic in topics.OUTCOME_TOPICS:
                                  "mash.outcomes.acks. Delivered once per destination (the id "
                                  "is derived from the decision and the destination); a "
                                  "re-decided case sends a new outcome with decision_version + 1.")
-for _agency in agencies():
-    broker.publisher(topics.feedback(_agency), schema=ReferrerFeedback,
-                     title=f"feedback to {_agency}",
-                     description="Sent when the decision is made: within the statutory working "
-                                 "day whenever the decision is.")
+for _sender in topics.senders():
+    broker.publisher(topics.feedback(_sender), schema=ReferrerFeedback,
+                     title=f"feedback to {_sender}",
+                     description="What the MASH decided on this sender's own contacts, sent when "
+                                 "the decision is made: within the statutory working day whenever "
+                                 "the decision is. Nobody else's contacts are ever on it.")
 broker.publisher(topics.OUTCOME_ESCALATIONS, schema=OutcomeEscalated, title="outcome escalated",
                  description="An outcome not acknowledged by its ack_by time; once per outcome.")
 
@@ -68,14 +69,14 @@ async def on_decision(decision: DecisionMade) -> None:
                      "outcome": decision.data.outcome.value,
                      "decided_by": decision.data.decided_by})
         tx.emit(topic, outcome)
-        told = domain.feedback(decision, agencies())
-        if told is not None:
-            await store.record_delivery(tx, *told)
-            tx.emit(*told)
+        told = domain.feedback(decision, topics.senders())
+        for feedback_topic, feedback in told:
+            await store.record_delivery(tx, feedback_topic, feedback)
+            tx.emit(feedback_topic, feedback)
     metrics.OUTCOMES_ROUTED.labels(destination=outcome.data.destination.value,
                                    rag=decision.data.rag.value).inc()
-    if told is not None:
-        metrics.REFERRER_FEEDBACK.labels(agency=decision.data.referrer_agency).inc()
+    for _, feedback in told:
+        metrics.REFERRER_FEEDBACK.labels(agency=feedback.data.sender).inc()
     service.log.info("case %s routed to %s", decision.data.case_id, topic)
 
 
@@ -130,13 +131,16 @@ service.in_flight(unacknowledged_outcomes)
 @broker.subscriber(topics.DLQ, **service.subscription("dlq"),
                    title="dead letters",
                    description="Counted, for the operators' mash_dlq_depth: dead letters "
-                               "waiting, less those replayed (`mash dlq replay`).")
+                               "waiting, less those replayed (`mash dlq replay`) or closed as "
+                               "never to succeed (`mash dlq resolve`).")
 async def on_dead_letter(event: dict[str, Any]) -> None:
     kind = event.get("type")
     if kind == DeadLettered.event_type:
         await store.record_dead_letter(service.db, DeadLettered.model_validate(event))
     elif kind == DeadLetterReplayed.event_type:
         await store.record_replayed(service.db, DeadLetterReplayed.model_validate(event))
+    elif kind == DeadLetterResolved.event_type:
+        await store.record_resolved(service.db, DeadLetterResolved.model_validate(event))
 
 
 async def observe_dead_letters() -> None:

@@ -14,6 +14,7 @@ from contracts.events import (
     Outcome,
     OutcomeData,
     OutcomeRouted,
+    Referral,
     ReferrerFeedback,
 )
 
@@ -105,28 +106,44 @@ def route(decision: DecisionMade, ack_window: timedelta | None = None
     return TOPIC[destination], event
 
 
-def feedback(decision: DecisionMade, agencies: tuple[str, ...]) -> tuple[str, ReferrerFeedback] | None:
-    """The referrer hears back on their agency's topic; the public and
-    anonymous callers have none, and the contact centre tells them."""
+def feedback(decision: DecisionMade, senders: tuple[str, ...]
+             ) -> list[tuple[str, ReferrerFeedback]]:
+    """Every contact in the case is answered on its own sender's topic, and no
+    other: a confidential enquiry from another local authority and an Early
+    Help request hear back as an agency does. A public caller has no topic
+    (the contact centre that took the call does)."""
     d = decision.data
-    if d.referrer_agency not in agencies:
-        return None
-    event = ReferrerFeedback.new(
-        FeedbackData(
-            case_id=d.case_id,
-            referrer_reference=d.referrer_reference,
-            agency=d.referrer_agency,
-            outcome=d.outcome,
-            message=FEEDBACK[d.outcome] + (f" Advice: {d.advice}" if d.advice else ""),
-        ),
-        id=derived_id("feedback", decision.id),
-        source=SOURCE,
-        subject=d.case_id,
-        correlation_id=decision.correlation_id,
-        causation_id=decision.id,
-        time=d.decided_at,
-    )
-    return topics.feedback(d.referrer_agency), event
+    referrals = d.referrals or [Referral(contact_id=d.contact_ids[0] if d.contact_ids else "",
+                                         referrer_reference=d.referrer_reference,
+                                         agency=d.referrer_agency, sender=d.referrer_agency)]
+    told: list[tuple[str, ReferrerFeedback]] = []
+    for referral in referrals:
+        if referral.sender not in senders:
+            continue
+        said = FEEDBACK[d.outcome] + (f" Advice: {d.advice}" if d.advice else "")
+        if referral.kind == "confidential-enquiry":
+            said = f"In answer to your confidential enquiry about case {d.case_id}: {said}"
+        event = ReferrerFeedback.new(
+            FeedbackData(
+                case_id=d.case_id,
+                referrer_reference=referral.referrer_reference,
+                agency=referral.agency,
+                outcome=d.outcome,
+                message=said[:3000],
+                contact_id=referral.contact_id or None,
+                sender=referral.sender,
+            ),
+            # The first contact keeps the id its feedback always had.
+            id=derived_id("feedback", decision.id) if referral is referrals[0]
+            else derived_id("feedback", decision.id, referral.contact_id),
+            source=SOURCE,
+            subject=d.case_id,
+            correlation_id=decision.correlation_id,
+            causation_id=decision.id,
+            time=d.decided_at,
+        )
+        told.append((topics.feedback(referral.sender), event))
+    return told
 
 
 def escalation(outcome_id: str, case_id: str, correlation_id: str, destination: Destination,

@@ -7,7 +7,13 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.casework import OutcomeAcknowledged
-from contracts.events import DeadLettered, DeadLetterReplayed, OutcomeRouted, ReferrerFeedback
+from contracts.events import (
+    DeadLettered,
+    DeadLetterReplayed,
+    DeadLetterResolved,
+    OutcomeRouted,
+    ReferrerFeedback,
+)
 from plumbing.unit_of_work import Transaction
 
 
@@ -61,7 +67,7 @@ async def record_dead_letter(db: AsyncDatabase[dict[str, Any]], event: DeadLette
     await db.dead_letters.update_one(
         {"_id": event.id},
         {"$setOnInsert": {"consumer": d.consumer, "topic": d.topic, "at": event.time,
-                          "replayed_at": None}},
+                          "replayed_at": None, "resolved_at": None}},
         upsert=True)
 
 
@@ -72,5 +78,13 @@ async def record_replayed(db: AsyncDatabase[dict[str, Any]], event: DeadLetterRe
         upsert=True)
 
 
+async def record_resolved(db: AsyncDatabase[dict[str, Any]], event: DeadLetterResolved) -> None:
+    await db.dead_letters.update_one(
+        {"_id": event.data.dead_letter_id},
+        {"$set": {"resolved_at": event.data.resolved_at, "resolution": event.data.reason}},
+        upsert=True)
+
+
 async def dead_letters_waiting(db: AsyncDatabase[dict[str, Any]]) -> int:
-    return await db.dead_letters.count_documents({"replayed_at": None})
+    """Neither replayed nor closed (a field never set reads as null)."""
+    return await db.dead_letters.count_documents({"replayed_at": None, "resolved_at": None})

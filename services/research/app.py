@@ -39,6 +39,10 @@ work = asyncio.Event()
 
 
 async def _prepare() -> None:
+    if settings.signing_key_file is None:
+        raise RuntimeError(
+            "MASH_SIGNING_KEY_FILE is not set: decision takes only findings signed by "
+            f"research-{settings.agency} (`mash keys new-service research-{settings.agency}`)")
     await store.ensure_indexes(service.db)
     seeded = await store.seed_if_empty(service.db, settings.agency, settings.seed_population,
                                        settings.seed)

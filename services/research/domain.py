@@ -12,7 +12,14 @@ from typing import Literal
 
 from contracts.contact import Rag
 from contracts.envelope import derived_id
-from contracts.events import EnquiryRequested, FindingData, FindingItem, FindingReported, Subject
+from contracts.events import (
+    MAX_FINDING_ITEMS,
+    EnquiryRequested,
+    FindingData,
+    FindingItem,
+    FindingReported,
+    Subject,
+)
 from services.research.policy import DisclosurePolicy, Level
 
 
@@ -30,6 +37,7 @@ class Record:
 
 
 PRIORITY = {Rag.RED: 0, Rag.AMBER: 1, Rag.GREEN: 2}
+RISK_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
 def priority(rag: Rag) -> int:
@@ -54,10 +62,11 @@ def matches(subject: Subject, record: Record) -> bool:
 
 
 def disclose(record: Record, person_ref: str, level: Level) -> FindingItem:
+    summary = record.summary if len(record.summary) <= 1000 else record.summary[:999] + "…"
     return FindingItem(
         person_ref=person_ref,
-        category=record.record_type,
-        summary=record.summary if level == "full" else None,
+        category=record.record_type[:100],
+        summary=summary if level == "full" else None,
         occurred_on=record.occurred_on if level != "known-only" else None,
         risk=record.risk,
     )
@@ -71,12 +80,15 @@ def answer(
     level = policy.level(data.rag, data.consent)
     items: list[FindingItem] = []
     used: list[str] = []
-    for subject in data.subjects:
-        for record in records:
-            if matches(subject, record):
-                own = policy.level_for(record.record_type, data.rag, data.consent)
-                items.append(disclose(record, subject.person_ref, own))
-                used.append(record.record_id)
+    found: list[tuple[Record, str]] = [(record, subject.person_ref) for subject in data.subjects
+                                       for record in records if matches(subject, record)]
+    # A finding carries a bounded number of items: the most serious, then the
+    # most recent, and says how many more the agency holds.
+    found.sort(key=lambda hit: (RISK_ORDER[hit[0].risk], -hit[0].occurred_on.toordinal()))
+    for record, person_ref in found[:MAX_FINDING_ITEMS]:
+        own = policy.level_for(record.record_type, data.rag, data.consent)
+        items.append(disclose(record, person_ref, own))
+        used.append(record.record_id)
     finding = FindingReported.new(
         FindingData(
             enquiry_id=data.enquiry_id,

@@ -17,14 +17,15 @@ class ResearchSettings(ServiceSettings):
     # How long the worker sleeps when its queue is empty and nothing wakes it.
     queue_poll_seconds: float = Field(default=1.0, gt=0)
 
-    # 0: the agency's place in the agencies list after 9110 (9110 police, ...).
+    # Unset: the agency's place in the agencies list after 9110 (9110 police,
+    # ...); 0: any free port (reported when ready).
     metrics_port: int = Field(default=0, ge=0, le=65535)
 
     @model_validator(mode="after")
     def _defaults(self) -> "ResearchSettings":
         if not self.database:
             self.database = "mash_research_" + self.agency.replace("-", "_")
-        if not self.metrics_port:
+        if "metrics_port" not in self.model_fields_set:
             names = agencies()
             self.metrics_port = 9110 + (names.index(self.agency) if self.agency in names else 50)
         return self

@@ -1,3 +1,4 @@
+import hashlib
 import json
 from datetime import UTC, date, datetime, timedelta
 
@@ -5,6 +6,8 @@ import pytest
 
 from contracts.agencies import agencies
 from contracts.contact import Rag
+from contracts.events import ContactSubmitted
+from plumbing.original import describe
 from services.intake import domain
 from tests.factories import contact, submitted
 
@@ -73,27 +76,61 @@ def test_lawful_basis_follows_consent() -> None:
     assert "para 18" in domain.lawful_basis(contact())
 
 
-def test_rejection_keeps_the_original_and_whatever_identifies_it() -> None:
+def test_rejection_describes_the_original_and_whatever_identifies_it() -> None:
     raw = json.dumps({"data": {"contact_id": "C-9", "referrer_reference": "EDU-9",
                                "referrer": {"agency": "education"}}}).encode()
     rejected = domain.reject(raw, [("children", "must not be empty")], topic="t", partition=1,
-                             offset=7, fingerprint="t/1/7/0/x", original=raw.decode(),
-                             encoding="utf-8", now=NOW)
+                             offset=7, fingerprint="t/1/7/0/x", sender="education",
+                             original=describe(raw, "mash_intake.quarantine/r-1"), now=NOW)
     data = rejected.data
     assert (data.contact_id, data.referrer_reference, data.referrer_agency) == \
         ("C-9", "EDU-9", "education")
     assert data.problems[0].field == "children"
-    assert data.original == raw.decode()
+    assert data.sender == "education"
+    assert data.original.sha256 == hashlib.sha256(raw).hexdigest()
+    assert data.original.kept_as == "mash_intake.quarantine/r-1"
+    assert "EDU-9" not in data.original.preview
+    assert '"referrer_reference": "XXX-9"' in \
+        data.original.preview
     assert rejected.subject == "C-9"
+    assert rejected.id == domain.rejection_id("t/1/7/0/x")
 
 
 def test_rejecting_unreadable_bytes_still_says_where_they_were() -> None:
     rejected = domain.reject(b"\xff", [("(message)", "is not JSON")], topic="t", partition=0,
-                             offset=3, fingerprint="t/0/3/0/y", original="/w==",
-                             encoding="base64", now=NOW)
+                             offset=3, fingerprint="t/0/3/0/y", sender=None,
+                             original=describe(b"\xff", "k"), now=NOW)
     assert rejected.data.contact_id is None
+    assert rejected.data.sender is None
     assert rejected.subject == "t/0/3"
-    assert rejected.data.original_encoding == "base64"
+    assert rejected.data.original.size_bytes == 1
+
+
+def test_a_rejection_is_bounded_however_many_problems_and_however_long() -> None:
+    raw = json.dumps({"data": {"contact_id": "C" * 5000}}).encode()
+    found = [(f"children.{i}." + "x" * 500, "y" * 5000) for i in range(300)]
+    rejected = domain.reject(raw, found, topic="t", partition=0, offset=1, fingerprint="f",
+                             sender=None, original=describe(raw, "k"), now=NOW)
+    problems = rejected.data.problems
+    assert len(problems) == domain.MAX_PROBLEMS
+    assert problems[-1].problem == "and 251 more problems like these"
+    assert max(len(p.field) for p in problems) == 300
+    assert max(len(p.problem) for p in problems) == 2000
+    assert len(rejected.data.contact_id or "") == 200
+    assert len(rejected.checked_bytes()) < 200_000
+
+
+def test_a_receipt_quotes_the_case_and_what_could_be_better() -> None:
+    event = ContactSubmitted.new(contact(analysis="Short."), source="/agency/police",
+                                 subject="C-1", correlation_id="C-1")
+    given = domain.receipt(event, "police", "CASE-1", already=False, now=NOW)
+    assert (given.data.case_id, given.data.status, given.data.sender) == \
+        ("CASE-1", "accepted", "police")
+    assert "the referrer's analysis is very short" in given.data.data_quality
+    again = domain.receipt(event, "police", "CASE-1", already=True, now=NOW)
+    assert again.data.status == "already-received"
+    assert again.id == given.id
+    assert "changed nothing" in again.data.message
 
 
 # --- the same thing twice, and the same person again -----------------------

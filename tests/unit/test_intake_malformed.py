@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from contracts.events import ContactRejected, ContactSubmitted
 from contracts.formats import FORMATS, Submission
+from plumbing.original import describe
 from services.intake import domain, problems
 from services.intake.formats import parse
 
@@ -92,13 +93,19 @@ def intake(body: Any) -> str:
         assert found, "a rejection gives at least one problem"
         assert all(isinstance(f, str) and f and isinstance(p, str) and p for f, p in found)
         rejected = domain.reject(raw, found, topic="mash.contacts.submitted", partition=0,
-                                 offset=1, fingerprint="t/0/1/0/x", original=raw.decode(),
-                                 encoding="utf-8", now=NOW)
-        assert ContactRejected.model_validate_json(rejected.to_bytes()) == rejected
+                                 offset=1, fingerprint="t/0/1/0/x", sender="police",
+                                 original=describe(raw, "k"), now=NOW)
+        assert ContactRejected.model_validate_json(rejected.checked_bytes()) == rejected
         return "rejected"
     assert isinstance(event, ContactSubmitted)
-    opened, _ = domain.open_case(event, ("police",), WINDOWS, NOW)
+    opened, enquiries = domain.open_case(event, ("police",), WINDOWS, NOW, sender="police")
     assert isinstance(opened.data.data_quality, list)
+    # Whatever was accepted makes events that fit on the broker.
+    receipt = domain.receipt(event, "police", "CASE-1", already=False, now=NOW)
+    opened.checked_bytes()
+    receipt.checked_bytes()
+    for enquiry in enquiries:
+        enquiry.checked_bytes()
     return "accepted"
 
 

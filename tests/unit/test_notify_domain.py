@@ -3,9 +3,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts import topics
-from contracts.agencies import agencies
 from contracts.contact import Rag
-from contracts.events import DecisionData, DecisionMade, Destination, Outcome, Reason
+from contracts.events import DecisionData, DecisionMade, Destination, Outcome, Reason, Referral
 from services.notify import domain
 
 RECEIVED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -54,13 +53,34 @@ def test_routing_twice_gives_the_same_event_id() -> None:
 
 
 def test_the_referrer_hears_back_on_their_agency_topic() -> None:
-    told = domain.feedback(decision(Outcome.EARLY_HELP, "health"), agencies())
-    assert told is not None
-    topic, event = told
+    [(topic, event)] = domain.feedback(decision(Outcome.EARLY_HELP, "health"), topics.senders())
     assert topic == "mash.feedback.health"
     assert event.data.referrer_reference == "POL-1"
     assert "Early Help" in event.data.message
 
 
 def test_the_public_has_no_feedback_topic() -> None:
-    assert domain.feedback(decision(Outcome.NFA, "public"), agencies()) is None
+    assert domain.feedback(decision(Outcome.NFA, "public"), topics.senders()) == []
+
+
+def referred(*who: tuple[str, str | None, str]) -> DecisionMade:
+    base = decision(Outcome.ASSESSMENT)
+    referrals = [Referral(contact_id=cid, referrer_reference=f"REF-{cid}", agency=agency,
+                          sender=sender, kind=kind)  # type: ignore[arg-type]
+                 for cid, sender, kind in who for agency in ["x"]]
+    return base.model_copy(update={"data": base.data.model_copy(update={"referrals": referrals})})
+
+
+def test_every_contact_in_a_case_is_answered_on_its_own_senders_topic_alone() -> None:
+    told = domain.feedback(referred(("C-1", "police", "concern"),
+                                    ("C-2", "other-la", "confidential-enquiry"),
+                                    ("C-3", "early-help", "early-help-request"),
+                                    ("C-4", None, "concern")), topics.senders())
+    assert [(t, e.data.contact_id) for t, e in told] == [
+        ("mash.feedback.police", "C-1"), ("mash.feedback.other-la", "C-2"),
+        ("mash.feedback.early-help", "C-3")]
+    assert told[1][1].data.message.startswith("In answer to your confidential enquiry")
+    assert len({e.id for _, e in told}) == 3
+    # The first keeps the id feedback always had: a re-delivered decision repeats nothing.
+    assert told[0][1].id == domain.feedback(decision(Outcome.ASSESSMENT),
+                                            topics.senders())[0][1].id

@@ -100,9 +100,25 @@ def test_a_sensitive_record_type_is_capped_by_the_agencys_policy() -> None:
                              "record_type": "marac-flag", "risk": "high"})
     finding, _ = domain.answer(enquiry(Rag.AMBER, ConsentState.GIVEN), [RECORD, marac], POLICE,
                                NOW)
-    ordinary, flagged = finding.data.items
+    # Most serious first: the high-risk flag, then the ordinary record.
+    flagged, ordinary = finding.data.items
     assert ordinary.summary == "Attended domestic incident."  # AMBER with consent: full
     assert (flagged.category, flagged.summary, flagged.occurred_on, flagged.risk) == \
         ("marac-flag", None, None, "high")  # capped to known-only below RED
     red, _ = domain.answer(enquiry(Rag.RED), [marac], POLICE, NOW)
     assert red.data.items[0].summary is not None
+
+
+def test_a_finding_carries_the_most_serious_and_most_recent_items_up_to_its_bound() -> None:
+    from datetime import timedelta
+
+    from contracts.events import MAX_FINDING_ITEMS
+
+    many = [domain.Record(**{**RECORD.__dict__, "record_id": f"police-{n}",
+                             "occurred_on": RECORD.occurred_on - timedelta(days=n),
+                             "risk": "high" if n in (70, 90) else "low",
+                             "summary": "x" * 3000}) for n in range(100)]
+    finding, used = domain.answer(enquiry(Rag.RED), many, POLICE, NOW)
+    assert len(finding.data.items) == MAX_FINDING_ITEMS == len(used)
+    assert used[:3] == ["police-70", "police-90", "police-0"]
+    assert {len(i.summary or "") for i in finding.data.items} == {1000}
