@@ -10,12 +10,13 @@ for someone entitled to see the case, never a log.
 """
 
 import asyncio
+import time
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo import MongoClient
@@ -24,8 +25,10 @@ from pymongo.errors import PyMongoError
 from contracts import topics
 from contracts.casework import (
     Actor,
+    CaseChanged,
     DecideCommand,
     DecideData,
+    HistoryKind,
     RecommendationData,
     RecommendCommand,
     Role,
@@ -35,6 +38,7 @@ from contracts.contact import Contact, Rag
 from contracts.envelope import CONTENT_TYPE, Event
 from contracts.events import CaseOpenedData, DecisionData, FindingData, Outcome
 from mash.settings import StackSettings
+from plumbing.settings import ServiceSettings
 
 DATABASE = "mash_decision"
 LONDON = ZoneInfo("Europe/London")
@@ -286,8 +290,13 @@ def decide_command(case: str, actor: str, override: bool, rag: Rag | None,
         source="/mash/cli", subject=case, correlation_id=case)
 
 
+ACCEPTED = frozenset({HistoryKind.RECOMMENDED, HistoryKind.AUTHORISED, HistoryKind.OVERRIDDEN,
+                      HistoryKind.REVIEWED})
+
+
 async def publish(bootstrap: str, event: Event[Any]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                **ServiceSettings().kafka_client_options())
     await producer.start()
     try:
         await producer.send_and_wait(topics.DECISION_COMMANDS, event.to_bytes(),
@@ -297,7 +306,41 @@ async def publish(bootstrap: str, event: Event[Any]) -> None:
         await producer.stop()
 
 
-def _send(build: Any) -> None:
+async def send_and_wait(bootstrap: str, event: Event[Any], timeout: float) -> CaseChanged | None:
+    """Publish a command and wait for the decision service's verdict on it
+    (the line of the case's history it caused); None if none came in time.
+
+    The history topic is read from its end as it was before the command was
+    sent, so the verdict cannot be missed and nothing older is read."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, client_id="mash-case",
+                                **ServiceSettings().kafka_client_options())
+    await consumer.start()
+    try:
+        partitions = await consumer.partitions_for_topic(topics.CASE_HISTORY) or set()
+        assigned = [TopicPartition(topics.CASE_HISTORY, p) for p in partitions]
+        consumer.assign(assigned)
+        await consumer.seek_to_end(*assigned)
+        for tp in assigned:
+            await consumer.position(tp)  # fixed now, before the command can be answered
+        await publish(bootstrap, event)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            batch = await consumer.getmany(timeout_ms=int(min(left, 1.0) * 1000))
+            for records in batch.values():
+                for record in records:
+                    try:
+                        change = CaseChanged.model_validate_json(record.value)
+                    except ValidationError:
+                        continue
+                    if change.causation_id == event.id:
+                        return change
+        return None
+    finally:
+        await consumer.stop()
+
+
+def _send(build: Any, wait: float) -> None:
     try:
         event = build()
     except ValidationError as error:
@@ -305,9 +348,22 @@ def _send(build: Any) -> None:
             message = str(item["msg"]).removeprefix("Value error, ")
             typer.echo(f"mash case: {message}", err=True)
         raise typer.Exit(2) from error
-    asyncio.run(publish(CaseSettings().bootstrap(), event))
-    typer.echo(f"sent {event.type} {event.id} for {event.subject}; "
-               f"`mash case show {event.subject}` shows what the decision service made of it")
+    verdict = asyncio.run(send_and_wait(CaseSettings().bootstrap(), event, wait))
+    if verdict is None:
+        typer.echo(f"mash case: no answer from the decision service within {wait:g}s to "
+                   f"{event.type} {event.id} for {event.subject}: it may be down or behind; "
+                   f"`mash case show {event.subject}` shows whether it was taken", err=True)
+        raise typer.Exit(3)
+    d = verdict.data
+    said = " ".join(x for x in (d.rag, d.outcome) if x)
+    if d.kind not in ACCEPTED:
+        typer.echo(f"mash case: refused: {d.text.removeprefix('Command refused: ')}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{d.kind.value}: case {d.case_id}" + (f" {said}" if said else "")
+               + f" by {d.actor.actor_id}")
+
+
+Wait_ = Annotated[float, typer.Option(help="Seconds to wait for the decision service's verdict.")]
 
 
 Actor_ = Annotated[str, typer.Option("--actor", envvar="MASH_ACTOR",
@@ -325,9 +381,11 @@ def recommend_cmd(
     rationale: Annotated[str, typer.Option(help="Why: your analysis of the product")],
     level: Annotated[int | None, typer.Option(min=1, max=4, help="Level of need 1-4")] = None,
     advice: Annotated[str | None, typer.Option(help="Advice or signposting (NFA)")] = None,
+    wait: Wait_ = 30.0,
 ) -> None:
-    """Record a social worker's recommendation on a case awaiting decision."""
-    _send(lambda: recommend_command(case, actor, rag, outcome, rationale, level, advice))
+    """Record a social worker's recommendation on a case awaiting decision;
+    exits 1 if the decision service refuses it, 3 if it does not answer."""
+    _send(lambda: recommend_command(case, actor, rag, outcome, rationale, level, advice), wait)
 
 
 @case_app.command("decide")
@@ -342,6 +400,9 @@ def decide_cmd(
     rationale: Annotated[str | None, typer.Option(help="Why (required on override)")] = None,
     level: Annotated[int | None, typer.Option(min=1, max=4, help="Level of need 1-4")] = None,
     advice: Annotated[str | None, typer.Option(help="Advice or signposting (NFA)")] = None,
+    wait: Wait_ = 30.0,
 ) -> None:
-    """The MASH manager's final decision."""
-    _send(lambda: decide_command(case, actor, override, rag, outcome, rationale, level, advice))
+    """The MASH manager's final decision; exits 1 if the decision service
+    refuses it, 3 if it does not answer."""
+    _send(lambda: decide_command(case, actor, override, rag, outcome, rationale, level, advice),
+          wait)

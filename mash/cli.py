@@ -15,6 +15,7 @@ from mash.case import case_app
 from mash.demo import report, run_demo, run_live
 from mash.dlq import dlq_app
 from mash.keys import keys_app
+from mash.quarantine import quarantine_app
 from mash.reconcile import reconcile
 from mash.report.cli import report_app
 from mash.settings import StackSettings
@@ -29,6 +30,7 @@ app.add_typer(case_app, name="case")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(report_app, name="report")
 app.command()(reconcile)
 

@@ -7,6 +7,7 @@ each contact. A contact with neither an outcome nor a rejection is lost.
 """
 
 import asyncio
+import hashlib
 import json
 import random
 import statistics
@@ -116,6 +117,7 @@ class Submitted:
     agency: str
     valid: bool
     sent_at: float
+    sha256: str = ""
 
 
 def _child(p: Person, rng: random.Random) -> Child:
@@ -426,7 +428,8 @@ async def submit(producer: AIOKafkaProducer, contacts: Iterable[Message],
     ``topics.urgent(CONTACTS_SUBMITTED)`` for a contact the referrer judges RED)."""
     keys = keys or KeyRing(StackSettings().home)
     for contact_id, agency, raw, valid in contacts:
-        account.submitted[contact_id] = Submitted(contact_id, agency, valid, time.monotonic())
+        account.submitted[contact_id] = Submitted(contact_id, agency, valid, time.monotonic(),
+                                                  hashlib.sha256(raw).hexdigest())
         headers = {"content-type": CONTENT_TYPE, **keys.headers(signer_of(raw), raw)}
         await producer.send_and_wait(topic, raw,
                                      key=contact_id.encode(),
@@ -447,7 +450,7 @@ async def watch(bootstrap: str, account: Account, stop: asyncio.Event,
                 on_outcome: OnEvent | None = None) -> None:
     """Follow outcomes and rejections as the receiving teams would."""
     consumer = AIOKafkaConsumer(
-        *topics.OUTCOME_TOPICS, topics.CONTACTS_REJECTED, topics.CASES_CONTACT_ADDED,
+        *watched(),
         bootstrap_servers=bootstrap, group_id=f"mash-demo-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest", enable_auto_commit=False,
         session_timeout_ms=6000, heartbeat_interval_ms=1000,
@@ -467,6 +470,14 @@ async def watch(bootstrap: str, account: Account, stop: asyncio.Event,
         await consumer.stop()
 
 
+def watched() -> tuple[str, ...]:
+    """What the demo follows to account for every contact: the receiving
+    teams' outcome topics, joins, and, as every sender at once, each sender's
+    own feedback topic and the operator's unattributed rejections."""
+    return (*topics.OUTCOME_TOPICS, topics.CONTACTS_REJECTED, topics.CASES_CONTACT_ADDED,
+            *(topics.feedback(s) for s in topics.senders()))
+
+
 def _account_for(topic: str, value: bytes, account: Account, on_outcome: OnEvent | None) -> None:
     if topic == topics.CASES_CONTACT_ADDED:
         added = ContactAdded.model_validate_json(value)
@@ -477,6 +488,10 @@ def _account_for(topic: str, value: bytes, account: Account, on_outcome: OnEvent
                            f"({added.data.reason})")
             account.reconcile()
         return
+    if topic.startswith(topics.feedback("")):
+        if json.loads(value).get("type") != ContactRejected.event_type:
+            return  # receipts and outcome feedback: the outcome topics count those
+        topic = topics.CONTACTS_REJECTED
     if topic == topics.CONTACTS_REJECTED:
         rejected = ContactRejected.model_validate_json(value)
         key = rejected.data.contact_id or rejected.subject
@@ -504,10 +519,10 @@ def _account_for(topic: str, value: bytes, account: Account, on_outcome: OnEvent
 def _match_unreadable(rejected: ContactRejected, account: Account,
                       on_outcome: OnEvent | None) -> None:
     # A message that was not even JSON names no contact; the demo knows what
-    # it sent, so it matches the preserved original text.
+    # it sent, so it matches the hash of the original the rejection gives.
     for contact_id, sub in account.submitted.items():
         if not sub.valid and contact_id not in account.rejected and \
-                rejected.data.original.startswith("Phoned in"):
+                rejected.data.original.sha256 == sub.sha256:
             account.rejected[contact_id] = rejected
             if on_outcome is not None:
                 on_outcome(f"rejected {contact_id}: {rejected.data.problems[0].problem}")

@@ -1,9 +1,15 @@
-"""Signing keys: one Ed25519 pair per signer (agency or channel).
+"""Signing keys: one Ed25519 pair per signer (agency or channel), and one
+per service whose events another service must be able to trust.
 
 Private keys live in ``<MASH_HOME>/keys/<signer>.key`` (PEM, mode 0600) and
 stand in for each agency's own key store; the public keys are configuration,
 ``<MASH_HOME>/keys/public.toml``, which the stack hands to intake as
 ``MASH_PUBLIC_KEYS_FILE`` (in production, a mounted file).
+
+Services: ``<MASH_HOME>/keys/service/<service>.key`` (each research service
+signs its findings with it, ``MASH_SIGNING_KEY_FILE``) and their public keys in
+``<MASH_HOME>/keys/services.toml``, which decision reads
+(``MASH_SERVICE_KEYS_FILE``) to refuse a finding in another agency's name.
 """
 
 import json
@@ -24,9 +30,11 @@ from contracts.signing import (
     signer_for_source,
     signers,
 )
+from mash.credentials import OPERATOR, principals
 from mash.settings import StackSettings
 
 PUBLIC = "public.toml"
+SERVICES = "services.toml"
 
 keys_app = typer.Typer(help="Signing keys: one pair per agency or channel.", no_args_is_help=True)
 
@@ -43,13 +51,21 @@ def public_file(home: Path) -> Path:
     return key_dir(home) / PUBLIC
 
 
-def _write_public(home: Path, name: str, key: Ed25519PrivateKey) -> None:
-    path = public_file(home)
+def services_file(home: Path) -> Path:
+    return key_dir(home) / SERVICES
+
+
+def service_key_file(home: Path, service: str) -> Path:
+    return key_dir(home) / "service" / f"{service}.key"
+
+
+def _write_public(home: Path, name: str, key: Ed25519PrivateKey, path: Path | None = None) -> None:
+    path = path or public_file(home)
     known: dict[str, str] = {}
     if path.exists():
         known = dict(tomllib.loads(path.read_text("utf-8")).get("keys", {}))
     known[name] = public_text(key.public_key())
-    lines = ["# Public keys of every signer: configuration, safe to share.", "[keys]"]
+    lines = ["# Public keys: configuration, safe to share.", "[keys]"]
     lines += [f'"{n}" = "{known[n]}"' for n in sorted(known)]
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n", "utf-8")
@@ -66,11 +82,39 @@ def new_pair(home: Path, signer: str, *, force: bool = False) -> Path:
     if path.exists() and not force:
         raise KeyProblem(f"{path} exists; use --force to replace it (the old key stops working)")
     key = new_key()
+    _write_private(path, key)
+    _write_public(home, signer, key)
+    return path
+
+
+def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(private_pem(key))
-    _write_public(home, signer, key)
+
+
+def new_service_pair(home: Path, service: str, *, force: bool = False) -> Path:
+    """A service's signing key, and its public key in services.toml."""
+    known = [name for name in principals() if name != OPERATOR]
+    if service not in known:
+        raise KeyProblem(f"{service!r} is not a service; services are {', '.join(known)}")
+    path = service_key_file(home, service)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    if path.exists() and not force:
+        raise KeyProblem(f"{path} exists; use --force to replace it (the old key stops working)")
+    key = new_key()
+    _write_private(path, key)
+    _write_public(home, service, key, services_file(home))
     return path
+
+
+def ensure_service_keys(home: Path, services: list[str]) -> list[str]:
+    """A signing key for each of these services that has none; the names made."""
+    made = [s for s in services if not service_key_file(home, s).exists()]
+    for service in made:
+        new_service_pair(home, service)
+    return made
 
 
 def ensure_keys(home: Path) -> list[str]:
@@ -129,6 +173,22 @@ def keys_new(
         raise typer.Exit(2) from None
     print(f"mash keys: {signer}: private key {path} (0600); public key in {public_file(home)}",
           flush=True)
+
+
+@keys_app.command("new-service")
+def keys_new_service(
+    service: Annotated[str, typer.Argument(help="The service, e.g. research-police.")],
+    force: Annotated[bool, typer.Option(help="Replace an existing key pair.")] = False,
+) -> None:
+    """Create a service's signing key (0600) and its public key in services.toml."""
+    home = StackSettings().home
+    try:
+        path = new_service_pair(home, service, force=force)
+    except KeyProblem as error:
+        print(f"mash keys: {error}", flush=True)
+        raise typer.Exit(2) from None
+    print(f"mash keys: {service}: private key {path} (0600); public key in "
+          f"{services_file(home)}", flush=True)
 
 
 @keys_app.command("list")

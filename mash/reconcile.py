@@ -25,7 +25,8 @@ from pymongo import AsyncMongoClient
 from contracts.envelope import utc_now
 from mash.credentials import principals
 from mash.settings import StackSettings
-from plumbing.outbox import CONTROL, REDRIVE, request_redrive
+from plumbing import quarantine
+from plumbing.outbox import CONTROL, REDRIVE, request_redrive, stuck_line
 from plumbing.unit_of_work import OUTBOX
 
 
@@ -35,6 +36,10 @@ class Redriven:
     done: bool
     requeued: int | None
     backlog: int
+    # The oldest event still unsent: which, where to, how big, why (None: none).
+    stuck: str | None = None
+    # Events the relay set aside as never publishable (held in quarantine).
+    set_aside: int = 0
 
 
 def databases() -> dict[str, str]:
@@ -58,8 +63,12 @@ async def request(settings: StackSettings, window_seconds: float | None = None,
             for name, database in databases().items():
                 doc = await client[database][CONTROL].find_one({"_id": REDRIVE}) or {}
                 backlog = await client[database][OUTBOX].count_documents({"sent_at": None})
+                oldest = await client[database][OUTBOX].find_one(
+                    {"sent_at": None}, sort=[("created_at", 1)]) if backlog else None
+                aside = await client[database][quarantine.QUARANTINE].count_documents(
+                    {"kind": "unpublished"})
                 rows.append(Redriven(name, doc.get("done_at") is not None, doc.get("requeued"),
-                                     backlog))
+                                     backlog, stuck_line(oldest) if oldest else None, aside))
             if all(r.done and r.backlog == 0 for r in rows) or time.monotonic() >= deadline:
                 return rows
             await asyncio.sleep(0.5)
@@ -81,6 +90,12 @@ def reconcile(
             "publishing" if r.done else "requested (not running?)")
         print(f"{r.service:<32} {r.requeued if r.requeued is not None else '-':>9} "
               f"{r.backlog:>7}  {state}")
+    for r in rows:
+        if r.stuck and r.backlog:
+            print(f"  {r.service}: oldest unsent: {r.stuck}")
+        if r.set_aside:
+            print(f"  {r.service}: {r.set_aside} event(s) set aside as never publishable "
+                  "(`mash dlq list`; held in its quarantine)")
     pending = [r.service for r in rows if not (r.done and r.backlog == 0)]
     if pending:
         print(f"mash reconcile: {len(pending)} service(s) not done yet; each will re-drive when "

@@ -24,7 +24,13 @@ from pymongo import AsyncMongoClient
 
 from contracts.agencies import agencies
 from mash.credentials import mongo_uri, passwords, principals
-from mash.keys import ensure_keys, public_file
+from mash.keys import (
+    ensure_keys,
+    ensure_service_keys,
+    public_file,
+    service_key_file,
+    services_file,
+)
 from mash.reconcile import request as request_redrive
 from mash.settings import StackSettings
 from mash.topics import create_topics
@@ -97,6 +103,8 @@ class Child:
     env: dict[str, str]
     process: asyncio.subprocess.Process | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # The /metrics and /health port the child bound and reported when ready.
+    port: int | None = None
     tail: list[str] = field(default_factory=list)
     stopping: bool = False
     log_task: asyncio.Task[None] | None = None
@@ -296,29 +304,41 @@ class Stack:
                              env: dict[str, str] | None = None) -> None:
         """Every service (or `only` those named), each its own process."""
         # Every signer's key pair (agencies stand-ins); intake gets the public keys.
-        ensure_keys(self.settings.home)
-        keys = {"MASH_PUBLIC_KEYS_FILE": str(public_file(self.settings.home).resolve())}
+        # Every research service signs its findings; decision gets their public keys.
+        home = self.settings.home
+        ensure_keys(home)
+        ensure_service_keys(home, [n for n in service_names() if n.startswith("research-")])
         base = {**self.service_env(), **(env or {})}
+        started: list[Child] = []
         for offset, name in enumerate(service_names()):
             if only is not None and name not in only:
                 continue
             research = name.startswith("research-")
             module = "services.research" if research else f"services.{name}"
-            extra = ({"MASH_AGENCY": name.removeprefix("research-")} if research
-                     else keys if name == "intake" else {})
-            port = self._metrics_port(name, offset)
-            await self._spawn(Child(name, [sys.executable, "-m", module],
-                                    {**base, **extra, **self.env_for(name),
-                                     "MASH_METRICS_PORT": str(port)}))
-            self.metrics_ports[name] = port
-        write_prometheus_targets(self.settings.home, self.metrics_ports)
+            extra = {"MASH_AGENCY": name.removeprefix("research-"),
+                     "MASH_SIGNING_KEY_FILE": str(service_key_file(home, name).resolve())
+                     } if research else {
+                "intake": {"MASH_PUBLIC_KEYS_FILE": str(public_file(home).resolve())},
+                "decision": {"MASH_SERVICE_KEYS_FILE": str(services_file(home).resolve())},
+            }.get(name, {})
+            child = Child(name, [sys.executable, "-m", module],
+                          {**base, **extra, **self.env_for(name),
+                           "MASH_METRICS_PORT": str(self._metrics_port(name, offset))})
+            await self._spawn(child)
+            started.append(child)
         await self._wait_ready([c for c in self.children if c.name not in ("broker", "database")])
+        for child in started:
+            if child.port is not None:
+                self.metrics_ports[child.name] = child.port
+        write_prometheus_targets(self.settings.home, self.metrics_ports)
 
     def _metrics_port(self, name: str, offset: int) -> int:
+        """The port a service is told to bind; 0 lets it take any free one
+        itself (it reports which when ready)."""
         if name in self.metrics_ports:  # a restart keeps its port (Prometheus knows it)
             return self.metrics_ports[name]
         base = self.settings.metrics_base_port
-        return _free_port() if base == 0 else metrics_port(base, offset)
+        return 0 if base == 0 else metrics_port(base, offset)
 
     async def _spawn(self, child: Child, *, ready_on_port: int | None = None) -> None:
         child.process = await asyncio.create_subprocess_exec(
@@ -341,6 +361,10 @@ class Stack:
             line = raw.decode("utf-8", errors="replace").rstrip()
             child.tail = [*child.tail[-19:], line]
             if line.startswith(READY_MARKER):
+                # "MASH-READY <service> [<port>]": the service bound its own port.
+                said = line.split()
+                if len(said) > 2 and said[2].isdigit():
+                    child.port = int(said[2])
                 child.ready.set()
                 continue
             if not self.quiet or "ERROR" in line or "Traceback" in line:

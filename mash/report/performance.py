@@ -48,6 +48,7 @@ TIMESCALES: dict[str, str] = {
     "decision-rag": "Decision within the RAG window (RED 4h / AMBER 24h / GREEN 72h)",
     "decision-working-day": "Decision within 1 working day, with feedback to the referrer",
     "confidential-enquiry": "Partner agencies answer the MASH's enquiry within 24 hours",
+    "la-enquiry-answer": "Another local authority's confidential enquiry answered in 24 hours",
     "outcome-48h": "Outcome taken on by the receiving team within 48 hours of receipt",
     "s47-to-duty": "Section 47 passed to duty the same day (out of hours: EDT within 4h)",
     "icpc-15wd": "Initial Child Protection Conference within 15 working days",

@@ -30,11 +30,11 @@ from aiokafka import AIOKafkaConsumer
 
 from contracts import topics
 from contracts.events import OutcomeRouted
-from mash.demo import Account, Submitted, _account_for, day_of_contacts
+from mash.demo import Account, Submitted, _account_for, day_of_contacts, watched
 from mash.stack import Stack
 from tests.embedded import Wire, mash_cli
 
-WATCHED = (*topics.OUTCOME_TOPICS, topics.CONTACTS_REJECTED, topics.CASES_CONTACT_ADDED)
+WATCHED = watched()
 
 
 @dataclass

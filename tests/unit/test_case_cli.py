@@ -6,7 +6,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from contracts.casework import DecideCommand, RecommendCommand, Role
+from contracts.casework import (
+    CaseChanged,
+    CaseChangeData,
+    DecideCommand,
+    HistoryKind,
+    RecommendCommand,
+    Role,
+)
 from contracts.contact import Rag
 from contracts.envelope import Event
 from contracts.events import FindingData, FindingItem, Outcome
@@ -82,41 +89,84 @@ def test_a_case_not_yet_opened() -> None:
     assert "not opened yet" in case_cli.render({"_id": "CASE-9", "findings": {}})[0]
 
 
+class Decision:
+    """Stands in for the decision service: records each command and answers it."""
+
+    def __init__(self) -> None:
+        self.sent: list[Event[Any]] = []
+        self.answer: tuple[HistoryKind, str] | None = (HistoryKind.RECOMMENDED, "ok")
+
+    async def __call__(self, _bootstrap: str, event: Event[Any],
+                       _timeout: float) -> CaseChanged | None:
+        self.sent.append(event)
+        if self.answer is None:
+            return None
+        kind, text = self.answer
+        return CaseChanged.new(
+            CaseChangeData(case_id=event.subject, kind=kind, actor=event.data.actor, text=text,
+                           at=FRIDAY_1655),
+            source="/mash/decision", subject=event.subject, correlation_id=event.subject,
+            causation_id=event.id)
+
+
 @pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[Event[Any]]:
-    out: list[Event[Any]] = []
-
-    async def capture(_bootstrap: str, event: Event[Any]) -> None:
-        out.append(event)
-
-    monkeypatch.setattr(case_cli, "publish", capture)
-    return out
+def decision(monkeypatch: pytest.MonkeyPatch) -> Decision:
+    fake = Decision()
+    monkeypatch.setattr(case_cli, "send_and_wait", fake)
+    return fake
 
 
-def test_recommend_sends_a_command_with_the_actor(sent: list[Event[Any]]) -> None:
+def test_recommend_sends_a_command_with_the_actor_and_says_it_was_taken(
+        decision: Decision) -> None:
     run = CliRunner().invoke(app, ["case", "recommend", "CASE-1", "--actor", "sw-ann",
                                    "--rag", "AMBER", "--outcome", "child-and-family-assessment",
                                    "--rationale", "Pattern of incidents."])
     assert run.exit_code == 0, run.output
-    [event] = sent
+    [event] = decision.sent
     assert isinstance(event, RecommendCommand)
     assert (event.subject, event.data.actor.actor_id, event.data.actor.role) == \
         ("CASE-1", "sw-ann", Role.SOCIAL_WORKER)
+    assert "recommended: case CASE-1 by sw-ann" in run.output
 
 
-def test_decide_override_needs_a_rationale(sent: list[Event[Any]]) -> None:
+def test_a_refused_command_exits_non_zero_with_the_reason(decision: Decision) -> None:
+    decision.answer = (HistoryKind.COMMAND_REFUSED, "Command refused: no such case")
+    run = CliRunner().invoke(app, ["case", "decide", "CASE-404", "--actor", "mgr-bob"])
+    assert run.exit_code == 1
+    assert "refused: no such case" in run.output
+    assert "sent" not in run.output
+
+
+def test_no_verdict_in_time_exits_non_zero(decision: Decision) -> None:
+    decision.answer = None
+    run = CliRunner().invoke(app, ["case", "decide", "CASE-1", "--actor", "mgr-bob",
+                                   "--wait", "0.1"])
+    assert run.exit_code == 3
+    assert "no answer from the decision service within 0.1s" in run.output
+
+
+def test_decide_override_needs_a_rationale(decision: Decision) -> None:
     run = CliRunner().invoke(app, ["case", "decide", "CASE-1", "--actor", "mgr-bob",
                                    "--override", "--rag", "RED",
                                    "--outcome", "strategy-discussion-s47"])
     assert run.exit_code == 2
     assert "an override needs a rationale" in run.output
-    assert not sent
+    assert not decision.sent
 
 
-def test_decide_authorise_from_the_environment_actor(sent: list[Event[Any]]) -> None:
+def test_a_blank_rationale_is_refused_before_anything_is_sent(decision: Decision) -> None:
+    run = CliRunner().invoke(app, ["case", "recommend", "CASE-1", "--actor", "sw-ann",
+                                   "--rag", "GREEN", "--outcome", "nfa", "--rationale", "   "])
+    assert run.exit_code == 2
+    assert "a recommendation needs a rationale, not blank space" in run.output
+    assert not decision.sent
+
+
+def test_decide_authorise_from_the_environment_actor(decision: Decision) -> None:
+    decision.answer = (HistoryKind.AUTHORISED, "Authorised as proposed")
     run = CliRunner().invoke(app, ["case", "decide", "CASE-1"], env={"MASH_ACTOR": "mgr-bob"})
     assert run.exit_code == 0, run.output
-    [event] = sent
+    [event] = decision.sent
     assert isinstance(event, DecideCommand)
     assert (event.data.action, event.data.actor.role) == ("authorise", Role.MANAGER)
 
