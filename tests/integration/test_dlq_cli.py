@@ -1,14 +1,17 @@
-"""`mash dlq list` shows a dead letter and `mash dlq replay` puts its original
-bytes back on its original topic with its original key, and records it."""
+"""`mash dlq list` shows a dead letter, `mash dlq replay` puts its original
+bytes (held in the consumer's quarantine) back on its original topic with its
+original key, `mash dlq resolve` closes one that will never succeed, and each
+is recorded and counted."""
 
 import asyncio
+import hashlib
 import json
 import time
 import urllib.request
 import uuid
 
 from contracts import topics
-from mash.dlq import OPERATOR_DB, REPLAYS
+from mash.dlq import OPERATOR_DB, REPLAYS, RESOLUTIONS
 from mash.stack import Stack
 from tests.embedded import Wire, mash_cli
 
@@ -26,12 +29,20 @@ async def test_list_and_replay_a_dead_letter(stack: Stack, wire: Wire) -> None:
     poison = f"not a finding {marker}".encode()
     await wire.send(topics.FINDINGS, poison, key=marker)
 
+    digest = hashlib.sha256(poison).hexdigest()
+
     def ours(_t: str, v: bytes) -> bool:
-        # Replay markers share the topic and carry no original.
-        return marker in json.loads(v)["data"].get("original", "")
+        # Replay and resolution markers share the topic and describe no original.
+        return json.loads(v)["data"].get("original", {}).get("sha256") == digest
 
     [(_, raw)] = await wire.wait_for((topics.DLQ,), ours, timeout=60)
     dead = json.loads(raw)
+    # Described, never carried: the bytes are in decision's own quarantine.
+    assert poison.decode() not in raw.decode()
+    assert dead["data"]["original"]["kept_as"] == f"mash_decision.quarantine/{dead['id']}"
+    held = await wire.mongo["mash_decision"].quarantine.find_one({"_id": dead["id"]})
+    assert held is not None
+    assert bytes(held["original"]) == poison
 
     listed = await mash_cli(stack.settings, "dlq", "list")
     assert listed.returncode == 0, listed.stderr
@@ -55,7 +66,7 @@ async def test_list_and_replay_a_dead_letter(stack: Stack, wire: Wire) -> None:
     assert len(record["replays"]) == 1
     listed = await mash_cli(stack.settings, "dlq", "list")
     [line] = [ln for ln in listed.stdout.splitlines() if ln.startswith(dead["id"])]
-    assert " 1  JSONDecodeError" in line
+    assert " replayed 1   JSONDecodeError" in line
 
     # Notify counts what waits: the replayed one no longer, the new one yes.
     new_id = next(i for i in {json.loads(v)["id"] for _, v in again} if i != dead["id"])
@@ -71,11 +82,29 @@ async def test_list_and_replay_a_dead_letter(stack: Stack, wire: Wire) -> None:
     assert replayed_doc["replayed_at"] is not None
     assert new_doc is not None
     assert new_doc["replayed_at"] is None
-    waiting = await dead_letters.count_documents({"replayed_at": None})
+    waiting = await dead_letters.count_documents({"replayed_at": None, "resolved_at": None})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and dlq_depth(stack) != waiting:
         await asyncio.sleep(0.5)
     assert dlq_depth(stack) == waiting >= 1
+
+    # It will never succeed: closed with a reason, it stops counting.
+    blank = await mash_cli(stack.settings, "dlq", "resolve", new_id, "--reason", "  ")
+    assert blank.returncode == 1
+    assert "closed with a reason" in blank.stdout
+    resolved = await mash_cli(stack.settings, "dlq", "resolve", new_id[:12], "--reason",
+                              "Not a finding: test garbage that no service can read")
+    assert resolved.returncode == 0, resolved.stdout + resolved.stderr
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and dlq_depth(stack) != waiting - 1:
+        await asyncio.sleep(0.5)
+    assert dlq_depth(stack) == waiting - 1
+    closed = await wire.mongo[OPERATOR_DB][RESOLUTIONS].find_one({"_id": new_id})
+    assert closed is not None
+    assert closed["reason"].startswith("Not a finding")
+    listed = await mash_cli(stack.settings, "dlq", "list")
+    [line] = [ln for ln in listed.stdout.splitlines() if ln.startswith(new_id)]
+    assert " resolved " in line
 
     missing = await mash_cli(stack.settings, "dlq", "replay", "no-such-id")
     assert missing.returncode == 1

@@ -1,5 +1,6 @@
 """A contact through every service on the real broker and database."""
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from contracts.agencies import agencies
 from contracts.contact import Contact
 from contracts.events import (
     CaseOpened,
+    ContactReceived,
     ContactRejected,
     ContactSubmitted,
     DeadLettered,
@@ -71,10 +73,15 @@ async def test_a_contact_reaches_one_outcome_and_the_referrer_hears_back(wire: W
                      "early-help": topics.OUTCOMES_EARLY_HELP,
                      "nfa": topics.OUTCOMES_NFA}[outcome.data.destination.value]
 
-    [(_, fb)] = await wire.wait_for((topics.feedback("police"),), about(cid))
-    feedback = ReferrerFeedback.model_validate_json(fb)
+    # The sender hears, on its own topic: a receipt with the case, then the outcome.
+    told = await wire.wait_for((topics.feedback("police"),), about(cid), count=2)
+    kinds = {json.loads(v)["type"]: v for _, v in told}
+    receipt = ContactReceived.model_validate_json(kinds[ContactReceived.event_type])
+    assert (receipt.data.case_id, receipt.data.status) == (outcome.data.case_id, "accepted")
+    feedback = ReferrerFeedback.model_validate_json(kinds[ReferrerFeedback.event_type])
     assert feedback.data.referrer_reference == f"REF-{cid}"
     assert feedback.data.outcome == outcome.data.outcome
+    assert (feedback.data.sender, feedback.data.contact_id) == ("police", cid)
 
     # Every agency answered, each from its own database, and audited it there.
     case_id = outcome.data.case_id
@@ -141,9 +148,17 @@ async def test_the_same_contact_twice_opens_one_case_and_one_outcome(wire: Wire)
     assert len(hits) == 1
     assert len(opened) == 1
     assert len(outcomes) == 1
-    [(_, raw)] = await wire.wait_for((topics.CONTACTS_REJECTED,), about(cid))
+    # Both answered to police alone: the replay refused, the resubmission receipted.
+    told = await wire.wait_for((topics.feedback("police"),), about(cid), count=4)
+    by_kind: dict[str, list[bytes]] = {}
+    for _, v in told:
+        by_kind.setdefault(json.loads(v)["type"], []).append(v)
+    [raw] = by_kind[ContactRejected.event_type]
     [problem] = ContactRejected.model_validate_json(raw).data.problems
     assert problem.problem.startswith(f"already received: replay of event {event.id}")
+    statuses = sorted(ContactReceived.model_validate_json(v).data.status
+                      for v in by_kind[ContactReceived.event_type])
+    assert statuses == ["accepted", "already-received"]
 
 
 async def test_unusable_contacts_are_rejected_with_reasons_and_nothing_stalls(wire: Wire) -> None:
@@ -158,28 +173,40 @@ async def test_unusable_contacts_are_rejected_with_reasons_and_nothing_stalls(wi
     await wire.send(topics.CONTACTS_SUBMITTED, json.dumps(broken).encode(), key="same")
     await wire.send(topics.CONTACTS_SUBMITTED, known_child_contact(good), key="same")
 
-    rejected = [ContactRejected.model_validate_json(v) for _, v in await wire.wait_for(
-        (topics.CONTACTS_REJECTED,),
-        lambda _t, v: cid in v.decode("utf-8", "replace"), count=2)]
-    assert len(rejected) == 2
-    by_original = {r.data.original.startswith("Phoned in"): r for r in rejected}
-    unreadable, invalid = by_original[True], by_original[False]
-    assert unreadable.data.original == note.decode()
+    bodies = {hashlib.sha256(raw).hexdigest(): raw for raw in
+              (note, json.dumps(broken).encode())}
+    # Each to its own signer (the note was signed by the contact centre that took
+    # the call), each described and held, never carried.
+    rejected = {t: ContactRejected.model_validate_json(v) for t, v in await wire.wait_for(
+        (topics.feedback("contact-centre"), topics.feedback("police")),
+        lambda _t, v: json.loads(v).get("data", {}).get("original", {}).get("sha256") in bodies,
+        count=2)}
+    assert set(rejected) == {topics.feedback("contact-centre"), topics.feedback("police")}
+    unreadable, invalid = rejected[topics.feedback("contact-centre")], \
+        rejected[topics.feedback("police")]
     assert unreadable.data.problems[0].problem.startswith("is not JSON")
+    assert unreadable.data.original.size_bytes == len(note)
+    assert cid not in unreadable.data.original.preview  # masked to its shape
     problems = {p.field: p.problem for p in invalid.data.problems}
     assert problems["data.children"] == "must not be empty"
     assert "99Z" in problems["data.concerns"]
     assert invalid.data.contact_id == cid
     assert invalid.data.referrer_reference == f"REF-{cid}"
-    assert json.loads(invalid.data.original) == broken
+    held = await wire.mongo["mash_intake"].quarantine.find_one({"_id": invalid.id})
+    assert held is not None
+    assert json.loads(held["original"]) == broken
+    assert (held["kind"], held["sender"]) == ("rejected", "police")
 
     assert await wire.wait_for(topics.OUTCOME_TOPICS, about(good))
 
 
 async def test_a_poison_finding_is_dead_lettered_and_decision_carries_on(wire: Wire) -> None:
     marker = uuid.uuid4().hex
-    await wire.send(topics.FINDINGS, json.dumps({"poison": marker}).encode(), key="poison")
-    [(_, raw)] = await wire.wait_for((topics.DLQ,), lambda _t, v: marker in v.decode())
+    poison = json.dumps({"poison": marker}).encode()
+    await wire.send(topics.FINDINGS, poison, key="poison")
+    digest = hashlib.sha256(poison).hexdigest()
+    [(_, raw)] = await wire.wait_for((topics.DLQ,), lambda _t, v: digest in v.decode())
+    assert marker not in raw.decode()  # neither the error nor the preview repeats it
     letter = DeadLettered.model_validate_json(raw)
     assert letter.data.consumer == "decision"
     assert letter.data.topic == topics.FINDINGS

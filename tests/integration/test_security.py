@@ -45,13 +45,21 @@ async def test_contacts_that_are_not_authentic_are_rejected_and_audited(wire: Wi
         else:
             await wire.send(topics.CONTACTS_SUBMITTED, _contact(cid, **how), key=cid)
 
-    hits = await wire.wait_for((topics.CONTACTS_REJECTED,),
+    hits = await wire.wait_for((topics.CONTACTS_REJECTED, topics.feedback("police"),
+                                topics.feedback("health")),
                                lambda _t, v: run in json.loads(v)["subject"], count=4)
     said = {r.subject: r.data.problems[0].problem
             for r in (ContactRejected.model_validate_json(v) for _, v in hits)}
     assert set(said) == set(cases)
     for cid, (_, reason) in cases.items():
         assert reason in said[cid], (cid, said[cid])
+    # Told to whoever the signature proves sent it; with no valid signature, to
+    # the operator alone (health never hears of a forgery in its name).
+    went = {json.loads(v)["subject"]: t for t, v in hits}
+    assert went == {f"unsigned-{run}": topics.CONTACTS_REJECTED,
+                    f"forged-{run}": topics.CONTACTS_REJECTED,
+                    f"claims-{run}": topics.feedback("police"),
+                    f"stale-{run}": topics.feedback("police")}
 
     entries = await wire.mongo["mash_intake"][audit.AUDIT].find(
         {"action": "contact rejected", "what.contact_id": {"$in": list(cases)}}).to_list()
