@@ -35,7 +35,7 @@ demo: install
 
 ## Lint, types, architecture, then every test layer (starts and stops its own servers).
 test: install tools lint typecheck imports
-	$(PY) -m pytest -p no:cacheprovider
+	$(PY) -m pytest -p no:cacheprovider --durations=15
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -54,7 +54,7 @@ e2e: install
 	$(PY) -m pytest tests/e2e
 ## Fault injection: kill services, the database, an agency, the broker; prints a table.
 faults: install
-	$(PY) -m pytest -s tests/faults
+	MASH_FAULTS_CONTACTS=500 $(PY) -m pytest -s tests/faults
 
 ## The whole pipeline against its parts' limits (throughput, latency, priority, catch-up,
 ## memory) on its own embedded stack; a table and bench/results/pipeline-<time>.json.

@@ -32,8 +32,9 @@ def databases(only: str | None = None) -> dict[str, str]:
 
 def keys_dir(home: Path) -> Path:
     """Where verify finds the services' audit keys: MASH_AUDIT_KEYS_DIR (in
-    production the directory mounted as /etc/mash/audit), else the embedded
-    stack's `<MASH_HOME>/audit-keys/`."""
+    production the operator's copy, deploy/audit/, each file of which is
+    mounted into its own service alone), else the embedded stack's
+    `<MASH_HOME>/audit-keys/`."""
     configured = os.environ.get(KEYS_DIR_ENV)
     return Path(configured) if configured else audit_key_dir(home)
 

@@ -117,7 +117,12 @@ class Submitted:
     agency: str
     valid: bool
     sent_at: float
-    sha256: str = ""
+    # Of the bytes sent: a rejection names the message it refused by its hash.
+    sha256: str
+
+    @classmethod
+    def now(cls, contact_id: str, agency: str, raw: bytes, valid: bool) -> "Submitted":
+        return cls(contact_id, agency, valid, time.monotonic(), hashlib.sha256(raw).hexdigest())
 
 
 def _child(p: Person, rng: random.Random) -> Child:
@@ -428,8 +433,7 @@ async def submit(producer: AIOKafkaProducer, contacts: Iterable[Message],
     ``topics.urgent(CONTACTS_SUBMITTED)`` for a contact the referrer judges RED)."""
     keys = keys or KeyRing(StackSettings().home)
     for contact_id, agency, raw, valid in contacts:
-        account.submitted[contact_id] = Submitted(contact_id, agency, valid, time.monotonic(),
-                                                  hashlib.sha256(raw).hexdigest())
+        account.submitted[contact_id] = Submitted.now(contact_id, agency, raw, valid)
         headers = {"content-type": CONTENT_TYPE, **keys.headers(signer_of(raw), raw)}
         await producer.send_and_wait(topic, raw,
                                      key=contact_id.encode(),

@@ -149,7 +149,7 @@ class Run:
         began = time.monotonic()
         for n, (cid, agency, raw, valid) in enumerate(self.messages):
             await self.paused.wait()
-            self.account.submitted[cid] = Submitted(cid, agency, valid, time.monotonic())
+            self.account.submitted[cid] = Submitted.now(cid, agency, raw, valid)
             self.sent_at[cid] = time.monotonic()
             await self._send(cid, raw)
             pause = began + (n + 1) / self.rate - time.monotonic()

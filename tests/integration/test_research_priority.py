@@ -46,7 +46,7 @@ async def findings_for(wire: Wire, run: str) -> list[FindingReported]:
 
 
 async def test_a_red_enquiry_is_answered_before_the_green_backlog(police_wire: Wire) -> None:
-    backlog = 1000
+    backlog = 400
     took, before, left = await red_behind_green(police_wire, backlog)
     print(f"\nRED answered {took:.1f}s after it was sent behind {backlog} GREEN; "
           f"{before} GREEN answered before it, {left} still waiting")
