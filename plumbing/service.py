@@ -48,6 +48,23 @@ def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
                         use_ssl=settings.kafka_security_protocol == "SASL_SSL")
 
 
+class Broker(KafkaBroker):
+    """FastStream's Kafka broker, starting its subscribers side by side.
+
+    FastStream starts them one after another, and each consumer's start
+    waits on the broker (about 2 s on the embedded tansu): decision, with
+    eight subscribers, took 19.6 s to be ready where the others took 7.5 s.
+    Started together, eight take 2.0 s instead of 16.1 s (measured alone on
+    tansu). Each subscriber has a consumer of its own; none waits on another."""
+
+    async def start(self) -> None:
+        await self.connect()
+        await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
+        for publisher in self.publishers:
+            await publisher.start()
+        self.running = True
+
+
 class Service:
     def __init__(
         self,
@@ -64,7 +81,7 @@ class Service:
         self.settings = settings
         self.log = logging.getLogger(f"mash.{name}")
         self.guard = ConsumerGuard(name, retry, on_invalid)
-        self.broker = KafkaBroker(
+        self.broker = Broker(
             settings.kafka_bootstrap_servers,
             client_id=f"mash-{name}",
             acks="all",

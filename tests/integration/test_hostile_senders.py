@@ -16,11 +16,13 @@ import asyncio
 import hashlib
 import json
 import os
+import random
 import time
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pytest
@@ -43,7 +45,7 @@ from mash.keys import KeyRing, service_key_file
 from mash.stack import Stack
 from tests.embedded import Wire
 from tests.factories import contact
-from tests.integration.test_intake_formats import REFERENCE, example
+from tests.integration.test_intake_formats import REFERENCE, example, token
 
 pytestmark = pytest.mark.integration
 
@@ -55,19 +57,39 @@ FORMAT = {"police": "police-domestic-abuse.json", "health": "health-gp.json",
 WITHIN = 30.0
 
 
+def born(rng: random.Random) -> str:
+    return date(rng.randint(2009, 2024), rng.randint(1, 12), rng.randint(1, 28)).isoformat()
+
+
+def strangers(value: Any, rng: random.Random) -> Any:
+    """Everyone in a fixture made someone nobody has met: new given names and
+    dates of birth as well as family names. Sixty-three contacts from the same
+    few fixtures would otherwise be linked by the person index as the same
+    children, and join each other's cases (and other tests' cases)."""
+    if isinstance(value, dict):
+        return {k: (token() if k == "given_name" and isinstance(v, str) else
+                    born(rng) if k == "date_of_birth" and isinstance(v, str) else
+                    strangers(v, rng)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strangers(v, rng) for v in value]
+    return value
+
+
 def valid_contact(sender: str) -> dict[str, Any]:
     """A contact of this sender's own, about a family of its own (and, for
     police, an incident of its own: a shared occurrence reference joins cases)."""
     run = uuid.uuid4().hex[:10]
-    if sender == "police":
-        return example(FORMAT[sender], occurrence_reference=f"OCC-{run}",
-                       crime_reference=f"CRI-{run}")
+    rng = random.Random(run)
     if sender in FORMAT:
-        return example(FORMAT[sender])
+        body = example(FORMAT[sender], **({"occurrence_reference": f"OCC-{run}",
+                                           "crime_reference": f"CRI-{run}"}
+                                          if sender == "police" else {}))
+        body["data"] = strangers(body["data"], rng)
+        return body
     made = contact(contact_id=f"csc-{run}", referrer_reference=f"CSC-{run}",
                    referrer={"agency": sender, "source_code": "5A"},
-                   children=[{"given_name": "Rue", "family_name": f"Hostile{run}",
-                              "date_of_birth": "2018-05-05", "postcode": "RG1 1AA"}])
+                   children=[{"given_name": token(), "family_name": token(),
+                              "date_of_birth": born(rng), "postcode": "RG1 1AA"}])
     event = ContactSubmitted.new(made, source=f"/agency/{sender}", subject=made.contact_id,
                                  correlation_id=made.contact_id)
     body: dict[str, Any] = json.loads(event.to_bytes())

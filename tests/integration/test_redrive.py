@@ -106,7 +106,9 @@ async def test_the_stack_re_drives_by_itself_after_a_broker_restart(
     else:
         pytest.fail("never decided")
     await asyncio.sleep(1.5)  # the decision is on the broker, notify is down
-    await redrive_stack.restart_broker()  # re-drives, as `mash up` does
+    # Re-drives, as `mash up` does; notify (down) does its part when it
+    # starts, so there is nothing to wait for here.
+    await redrive_stack.restart_broker(wait_seconds=2)
     await redrive_stack.start_services(only=["notify"], env=ENV)
     hits = await wire.wait_for(topics.OUTCOME_TOPICS, outcomes_of({cid}), timeout=60)
     assert len(hits) == 1
