@@ -1,6 +1,5 @@
 """Events on the wire: CloudEvents structured mode over Kafka."""
 
-import base64
 import json
 from typing import Any
 
@@ -14,18 +13,6 @@ def headers_for(event: Event[Any]) -> dict[str, str]:
     # ce_type duplicates the body's `type` so consumers and tools can route
     # or filter without parsing the value; the body stays authoritative.
     return {"content-type": CONTENT_TYPE, "ce_type": event.type, "ce_id": event.id}
-
-
-def preserve(raw: bytes) -> tuple[str, str]:
-    """Keep a message exactly as received, as text when it is text."""
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(raw).decode("ascii"), "base64"
-
-
-def restore(original: str, encoding: str) -> bytes:
-    return original.encode("utf-8") if encoding == "utf-8" else base64.b64decode(original)
 
 
 def decode_key(key: bytes | None) -> str | None:

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.contact import Contact
-from plumbing.wire import plain_errors, preserve, restore
+from plumbing.wire import plain_errors
 from tests.factories import contact_dict
 
 
@@ -25,10 +25,3 @@ def test_not_json_is_said_plainly() -> None:
     [(field, problem)] = plain_errors(caught.value)
     assert field == "(message)"
     assert problem.startswith("is not JSON")
-
-
-@pytest.mark.parametrize("raw", [b"plain text", "caf\u00e9".encode(), b"\xff\xfe\x00binary"])
-def test_originals_are_preserved_exactly(raw: bytes) -> None:
-    text, encoding = preserve(raw)
-    assert restore(text, encoding) == raw
-    assert encoding == ("base64" if raw.startswith(b"\xff") else "utf-8")
