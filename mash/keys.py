@@ -15,6 +15,7 @@ signs its findings with it, ``MASH_SIGNING_KEY_FILE``) and their public keys in
 import json
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -159,20 +160,25 @@ def signer_of(raw: bytes) -> str:
     return (signer_for_source(source) if isinstance(source, str) else None) or "contact-centre"
 
 
+def _make(name: str, make: Callable[[Path, str], Path], public: Callable[[Path], Path]) -> None:
+    """Make a key pair as the command asked, and say where each half went."""
+    home = StackSettings().home
+    try:
+        path = make(home, name)
+    except KeyProblem as error:
+        print(f"mash keys: {error}", flush=True)
+        raise typer.Exit(2) from None
+    print(f"mash keys: {name}: private key {path} (0600); public key in {public(home)}",
+          flush=True)
+
+
 @keys_app.command("new")
 def keys_new(
     signer: Annotated[str, typer.Argument(help="The agency or channel, e.g. police.")],
     force: Annotated[bool, typer.Option(help="Replace an existing key pair.")] = False,
 ) -> None:
     """Create a signer's key pair: the private key (0600) and its public key in public.toml."""
-    home = StackSettings().home
-    try:
-        path = new_pair(home, signer, force=force)
-    except KeyProblem as error:
-        print(f"mash keys: {error}", flush=True)
-        raise typer.Exit(2) from None
-    print(f"mash keys: {signer}: private key {path} (0600); public key in {public_file(home)}",
-          flush=True)
+    _make(signer, lambda home, name: new_pair(home, name, force=force), public_file)
 
 
 @keys_app.command("new-service")
@@ -181,14 +187,7 @@ def keys_new_service(
     force: Annotated[bool, typer.Option(help="Replace an existing key pair.")] = False,
 ) -> None:
     """Create a service's signing key (0600) and its public key in services.toml."""
-    home = StackSettings().home
-    try:
-        path = new_service_pair(home, service, force=force)
-    except KeyProblem as error:
-        print(f"mash keys: {error}", flush=True)
-        raise typer.Exit(2) from None
-    print(f"mash keys: {service}: private key {path} (0600); public key in "
-          f"{services_file(home)}", flush=True)
+    _make(service, lambda home, name: new_service_pair(home, name, force=force), services_file)
 
 
 @keys_app.command("list")

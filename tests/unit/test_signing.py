@@ -98,3 +98,25 @@ def test_keys_new_refuses_to_overwrite_and_signs(tmp_path: Path) -> None:
     renewed = load_public_keys(public_file(tmp_path))
     with pytest.raises(Unusable):
         authenticate(value, headers, renewed, NOW, WINDOW)
+
+
+def test_a_service_signing_key_is_its_own_and_only_a_services(tmp_path: Path) -> None:
+    from contracts.signing import load_private, load_public_keys, sign, signature_valid
+    from mash.keys import ensure_service_keys, new_service_pair, service_key_file, services_file
+
+    path = new_service_pair(tmp_path, "research-police")
+    assert path == service_key_file(tmp_path, "research-police")
+    assert path.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(KeyProblem, match="is not a service"):
+        new_service_pair(tmp_path, "police")  # a sender, not a service
+    with pytest.raises(KeyProblem, match="exists"):
+        new_service_pair(tmp_path, "research-police")
+    assert ensure_service_keys(tmp_path, ["research-police", "research-health"]) == \
+        ["research-health"]
+    keys = load_public_keys(services_file(tmp_path))
+    assert set(keys) == {"research-police", "research-health"}
+    headers = sign(load_private(path), "research-police", b"finding")
+    assert signature_valid(keys, "research-police", headers["mash-signature"], b"finding")
+    assert not signature_valid(keys, "research-health", headers["mash-signature"], b"finding")
+    # Senders' keys are elsewhere: intake never trusts a service to send contacts.
+    assert not public_file(tmp_path).exists()
