@@ -11,6 +11,7 @@ this module imports ``Outcome`` and ``Destination`` from it: the package's
 ``__init__`` imports ``contracts.events`` first, which makes that order safe.
 """
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -171,6 +172,17 @@ class TimescaleData(_Data):
     at: AwareDatetime = Field(description="When the warning or breach was raised")
 
 
+
+
+def timescale_group(name: str) -> str:
+    """A timescale as it is counted: ``decision-rag-v2`` (a reopened case) and
+    ``review-7`` (one per late item) under one name each, as the metrics'
+    `timescale` label and the board's report count them."""
+    if re.fullmatch(r"decision-rag-v\d+", name):
+        return "decision-rag-reopened"
+    if re.fullmatch(r"review-\d+", name):
+        return "review"
+    return name
 
 
 class SlaWarning(Event[TimescaleData]):

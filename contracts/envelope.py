@@ -109,6 +109,11 @@ class Event(BaseModel, Generic[DataT]):
         return schema
 
 
+def clipped(text: str, limit: int) -> str:
+    """Text cut to fit a bounded field, saying so with an ellipsis."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 class EventTooLarge(ValueError):
     """An event that would not fit on the broker: a bug in whatever built it,
     since every model is bounded below the limit."""

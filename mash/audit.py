@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from pymongo import AsyncMongoClient
 
-from mash.credentials import OPERATOR, audit_key_dir, principals
+from mash.credentials import audit_key_dir, service_databases
 from mash.settings import StackSettings
 from plumbing import audit
 
@@ -21,8 +21,7 @@ audit_app = typer.Typer(help="The tamper-evident audit trail of every service.",
 
 def databases(only: str | None = None) -> dict[str, str]:
     """Service name -> its database (the operator has none)."""
-    found = {name: p.database for name, p in principals().items()
-             if name != OPERATOR and p.database}
+    found = service_databases()
     if only is not None:
         if only not in found:
             raise typer.BadParameter(f"no service {only!r}; services are {', '.join(found)}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote_plus
 
 from contracts.agencies import agencies
+from plumbing import audit
 
 OPERATOR = "mash-operator"
 
@@ -46,6 +47,11 @@ def principals() -> dict[str, Principal]:
         found[name] = Principal(name, research_database(agency))
     found[OPERATOR] = Principal(OPERATOR, None)
     return found
+
+
+def service_databases() -> dict[str, str]:
+    """Service name -> its database (the operator has none of its own)."""
+    return {name: p.database for name, p in principals().items() if p.database is not None}
 
 
 def passwords(home: Path) -> dict[str, str]:
@@ -79,7 +85,7 @@ def audit_key_file(home: Path, service: str) -> Path:
         with contextlib.suppress(FileExistsError):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="ascii") as out:
-                out.write(secrets.token_hex(32) + "\n")
+                out.write(audit.key_text(audit.new_key()))
     return path
 
 

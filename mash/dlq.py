@@ -95,12 +95,9 @@ async def held(settings: StackSettings, dead: DeadLettered) -> tuple[bytes, list
     except ValueError:
         raise LookupError(f"{dead.id}: its message was not kept ({locator}); it cannot be "
                           "replayed, only resolved") from None
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.operator_mongo_uri,
-                                                                tz_aware=True)
-    try:
+    async with AsyncMongoClient[dict[str, Any]](settings.operator_mongo_uri,
+                                                tz_aware=True) as client:
         doc = await client[database][quarantine.QUARANTINE].find_one({"_id": held_id})
-    finally:
-        await client.close()
     if doc is None:
         raise LookupError(f"{dead.id}: {locator} is no longer held; it cannot be replayed")
     if doc.get("truncated"):
@@ -172,14 +169,11 @@ async def resolve(settings: StackSettings, dead_letter_id: str, reason: str,
 async def _record(settings: StackSettings, collection: str, dead: DeadLettered,
                   change: dict[str, Any]) -> None:
     """The operator's own record of what was done to a dead letter."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.operator_mongo_uri,
-                                                                tz_aware=True)
-    try:
-        change.setdefault("$set", {}).update(
-            {"consumer": dead.data.consumer, "topic": dead.data.topic, "error": dead.data.error})
+    change.setdefault("$set", {}).update(
+        {"consumer": dead.data.consumer, "topic": dead.data.topic, "error": dead.data.error})
+    async with AsyncMongoClient[dict[str, Any]](settings.operator_mongo_uri,
+                                                tz_aware=True) as client:
         await client[OPERATOR_DB][collection].update_one({"_id": dead.id}, change, upsert=True)
-    finally:
-        await client.close()
 
 
 @dlq_app.command("list")

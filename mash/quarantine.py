@@ -10,6 +10,7 @@ with who took it, for whom and why.
 
 import asyncio
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,20 +18,15 @@ import typer
 from pymongo import AsyncMongoClient
 
 from contracts.envelope import utc_now
-from mash.credentials import OPERATOR, principals
+from mash.credentials import service_databases
+from mash.dlq import OPERATOR_DB
 from mash.settings import StackSettings
 from plumbing import quarantine
 
 quarantine_app = typer.Typer(help="Messages held whole: rejected contacts and dead letters.",
                              no_args_is_help=True)
 
-OPERATOR_DB = "mash_operator"
 EXPORTS = "quarantine_exports"
-
-
-def databases() -> dict[str, str]:
-    return {name: p.database for name, p in principals().items()
-            if name != OPERATOR and p.database}
 
 
 async def held(uri: str, kind: str | None = None, sender: str | None = None,
@@ -41,26 +37,20 @@ async def held(uri: str, kind: str | None = None, sender: str | None = None,
         query["kind"] = kind
     if sender:
         query["sender"] = sender
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, tz_aware=True)
-    try:
-        found: list[tuple[str, dict[str, Any]]] = []
-        for name, database in databases().items():
+    found: list[tuple[str, dict[str, Any]]] = []
+    async with AsyncMongoClient[dict[str, Any]](uri, tz_aware=True) as client:
+        for name, database in service_databases().items():
             found += [(name, doc) async for doc in client[database][quarantine.QUARANTINE]
                       .find(query, {"original": 0}).sort("at", -1).limit(limit)]
-        return sorted(found, key=lambda item: item[1]["at"], reverse=True)[:limit]
-    finally:
-        await client.close()
+    return sorted(found, key=lambda item: item[1]["at"], reverse=True)[:limit]
 
 
 async def find(uri: str, held_id: str) -> tuple[str, dict[str, Any]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, tz_aware=True)
-    try:
-        matches: list[tuple[str, dict[str, Any]]] = []
-        for database in databases().values():
+    matches: list[tuple[str, dict[str, Any]]] = []
+    async with AsyncMongoClient[dict[str, Any]](uri, tz_aware=True) as client:
+        for database in service_databases().values():
             matches += [(database, doc) async for doc in client[database][quarantine.QUARANTINE]
-                        .find({"_id": {"$regex": f"^{held_id.replace('.', '[.]')}"}})]
-    finally:
-        await client.close()
+                        .find({"_id": {"$regex": f"^{re.escape(held_id)}"}})]
     if len(matches) != 1:
         raise LookupError(f"{len(matches)} held message(s) match {held_id!r}"
                           + ("" if matches else "; see `mash quarantine list`"))
@@ -74,15 +64,12 @@ async def export(settings: StackSettings, held_id: str, to: Path, why: str,
     fd = os.open(to, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(bytes(doc["original"]))
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.operator_mongo_uri,
-                                                                tz_aware=True)
-    try:
+    async with AsyncMongoClient[dict[str, Any]](settings.operator_mongo_uri,
+                                                tz_aware=True) as client:
         await client[OPERATOR_DB][EXPORTS].insert_one(
             {"held_id": doc["_id"], "database": database, "kind": doc.get("kind"),
              "sender": doc.get("sender"), "sha256": doc.get("sha256"), "why": why, "by": by,
              "at": utc_now()})
-    finally:
-        await client.close()
     return doc
 
 

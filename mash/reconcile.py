@@ -23,11 +23,10 @@ import typer
 from pymongo import AsyncMongoClient
 
 from contracts.envelope import utc_now
-from mash.credentials import principals
+from mash.credentials import service_databases
 from mash.settings import StackSettings
 from plumbing import quarantine
-from plumbing.outbox import CONTROL, REDRIVE, request_redrive, stuck_line
-from plumbing.unit_of_work import OUTBOX
+from plumbing.outbox import CONTROL, REDRIVE, MongoOutbox, request_redrive, stuck_line
 
 
 @dataclass
@@ -42,11 +41,6 @@ class Redriven:
     set_aside: int = 0
 
 
-def databases() -> dict[str, str]:
-    """Service name -> its database."""
-    return {name: p.database for name, p in principals().items() if p.database is not None}
-
-
 async def request(settings: StackSettings, window_seconds: float | None = None,
                   wait_seconds: float = 0.0) -> list[Redriven]:
     """Ask every service to re-drive; wait up to `wait_seconds` until each has
@@ -55,23 +49,26 @@ async def request(settings: StackSettings, window_seconds: float | None = None,
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.operator_mongo_uri, tz_aware=True, serverSelectionTimeoutMS=10_000)
     try:
-        for database in databases().values():
+        for database in service_databases().values():
             await request_redrive(client[database], since, by="mash reconcile")
         deadline = time.monotonic() + wait_seconds
         while True:
             rows = []
-            for name, database in databases().items():
+            for name, database in service_databases().items():
                 doc = await client[database][CONTROL].find_one({"_id": REDRIVE}) or {}
-                backlog = await client[database][OUTBOX].count_documents({"sent_at": None})
-                oldest = await client[database][OUTBOX].find_one(
-                    {"sent_at": None}, sort=[("created_at", 1)]) if backlog else None
-                aside = await client[database][quarantine.QUARANTINE].count_documents(
-                    {"kind": "unpublished"})
+                backlog = await MongoOutbox(client[database], name).backlog()
                 rows.append(Redriven(name, doc.get("done_at") is not None, doc.get("requeued"),
-                                     backlog, stuck_line(oldest) if oldest else None, aside))
+                                     backlog))
             if all(r.done and r.backlog == 0 for r in rows) or time.monotonic() >= deadline:
-                return rows
+                break
             await asyncio.sleep(0.5)
+        # What is stuck, once, for the report (not on every look while waiting).
+        for r in rows:
+            db = client[service_databases()[r.service]]
+            oldest = await MongoOutbox(db, r.service).oldest_unsent() if r.backlog else None
+            r.stuck = stuck_line(oldest) if oldest else None
+            r.set_aside = await db[quarantine.QUARANTINE].count_documents({"kind": "unpublished"})
+        return rows
     finally:
         await client.close()
 

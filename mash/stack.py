@@ -23,7 +23,7 @@ from pathlib import Path
 from pymongo import AsyncMongoClient
 
 from contracts.agencies import agencies
-from mash.credentials import mongo_uri, passwords, principals
+from mash.credentials import audit_key_file, mongo_uri, passwords, principals
 from mash.keys import (
     ensure_keys,
     ensure_service_keys,
@@ -294,8 +294,6 @@ class Stack:
     def env_for(self, service: str) -> dict[str, str]:
         """A service's environment: its own database user and nothing else's,
         and its own audit key (made on first use, outside the database)."""
-        from mash.credentials import audit_key_file
-
         secrets = passwords(self.settings.home)
         return {"MASH_MONGO_URI": mongo_uri(self.settings.mongo_port, service, secrets[service]),
                 "MASH_AUDIT_KEY_FILE": str(audit_key_file(self.settings.home, service).resolve())}

@@ -60,7 +60,6 @@ class Delivery:
     key: str | None
     timestamp_ms: int
     headers: Mapping[str, str] = field(default_factory=dict)
-    header_count: int = 0
 
     @property
     def fingerprint(self) -> str:
@@ -267,7 +266,6 @@ class _Guard(BaseMiddleware):
             key=decode_key(record.key),
             timestamp_ms=record.timestamp,
             headers=msg.headers,
-            header_count=len(record.headers or ()),
         )
         with logs.about(delivery.key[:200] if delivery.key else None):
             oversized = too_large(delivery, self.guard.max_bytes)

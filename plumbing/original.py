@@ -52,16 +52,15 @@ def mask(text: str) -> str:
     for match in _STRING.finditer(text):
         out.append(_outside(text[at:match.start()]))
         literal = match.group(0)
-        inner = literal[1:-1] if literal.endswith('"') and len(literal) > 1 else literal[1:]
-        is_key = bool(_KEY_FOLLOWS.match(text, match.end()))
-        if is_key:
+        # A preview may cut a string short: then it has no closing quote.
+        close = '"' if match.group(1) else ""
+        inner = literal[1:len(literal) - len(close)]
+        if _KEY_FOLLOWS.match(text, match.end()):
             key = inner if _NAME.fullmatch(inner) else None
-            out.append(literal if key is not None else '"' + _shape(inner) + literal[-1:])
-        elif key in KEPT_VALUES:
-            out.append(literal)
+            kept = key is not None
         else:
-            out.append('"' + _shape(inner) + (literal[-1] if literal.endswith('"')
-                                                and len(literal) > 1 else ""))
+            kept = key in KEPT_VALUES
+        out.append(literal if kept else '"' + _shape(inner) + close)
         at = match.end()
     out.append(_outside(text[at:]))
     return "".join(out)
@@ -74,9 +73,9 @@ def _printable(text: str) -> str:
 def preview(raw: bytes, chars: int = PREVIEW_CHARS) -> str:
     """The first ``chars`` characters of a message, masked and printable."""
     # Four bytes a character at most: enough bytes for ``chars`` characters.
-    text = raw[:chars * 4].decode("utf-8", errors="replace")[:chars]
-    shown = _printable(mask(text))
-    return shown + ("…" if len(raw) > len(text.encode("utf-8", errors="replace")) else "")
+    decoded = raw[:chars * 4].decode("utf-8", errors="replace")
+    more = len(decoded) > chars or len(raw) > chars * 4
+    return _printable(mask(decoded[:chars])) + ("…" if more else "")
 
 
 def describe(raw: bytes, kept_as: str) -> OriginalDigest:

@@ -230,7 +230,9 @@ class OutboxRelay:
         self.watching = False
         self.service = service
         self.store: OutboxStore = store or MongoOutbox(db, service)
-        self._known_topics = known_topics
+        # Read once: the contracts' topics do not change while a service runs,
+        # and every event the relay sends is checked against them.
+        self._known = frozenset(known_topics())
         self._send_timeout = send_timeout
         self._max_backoff = max_backoff
         # Consecutive failed rounds; the pause before the next grows with it.
@@ -360,15 +362,15 @@ class OutboxRelay:
         if size > MAX_RECORD_BYTES:
             raise Unpublishable("too-large", f"{size:,} bytes with its headers, over the "
                                              f"{MAX_RECORD_BYTES:,} a record may be")
-        if topic not in self._known_topics():
+        if topic not in self._known:
             raise Unpublishable("unknown-topic", f"no contract names the topic {topic[:200]!r}")
 
     async def _set_aside(self, doc: dict[str, Any], failure: Unpublishable) -> None:
         why = f"{failure.reason}: {failure}"
         await self.store.set_aside(doc, failure.reason, why, utc_now())
         topic = str(doc.get("topic"))[:200]
-        known = topic in self._known_topics()
-        metrics.OUTBOX_SET_ASIDE.labels(topic=topic if known else metrics.UNNAMED_TOPIC,
+        metrics.OUTBOX_SET_ASIDE.labels(topic=topic if topic in self._known
+                                        else metrics.UNNAMED_TOPIC,
                                         reason=failure.reason).inc()
         log.error("outbox event set aside, never to be published: %s",
                   stuck_line({**doc, "last_error": why}))

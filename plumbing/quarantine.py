@@ -26,6 +26,8 @@ from bson import Binary
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from plumbing.guard import Delivery
+
 QUARANTINE = "quarantine"
 HELD_BYTES = 8 * 1024 * 1024
 # Headers kept with a message: enough to replay it, never 10,000 of them.
@@ -64,6 +66,18 @@ async def keep(db: AsyncDatabase[dict[str, Any]], *, held_id: str, kind: Kind, r
             "truncated": len(raw) > HELD_BYTES, "expires_at": expires_at}},
         upsert=True, session=session)
     return kept_as(db, held_id)
+
+
+async def hold(db: AsyncDatabase[dict[str, Any]], delivery: Delivery, *, held_id: str,
+               kind: Kind, reason: str, at: datetime, sender: str | None = None,
+               expires_at: datetime | None = None,
+               session: AsyncClientSession | None = None) -> str:
+    """Hold a message as it was delivered, with where it came from."""
+    return await keep(db, held_id=held_id, kind=kind, raw=delivery.raw, topic=delivery.topic,
+                      partition=delivery.partition, offset=delivery.offset,
+                      key=delivery.key[:200] if delivery.key else None,
+                      headers=delivery.headers, reason=reason, at=at, sender=sender,
+                      expires_at=expires_at, session=session)
 
 
 async def purge(db: AsyncDatabase[dict[str, Any]], now: datetime) -> int:

@@ -103,10 +103,11 @@ class Service:
         )
         self.db: AsyncDatabase[dict[str, Any]] = self.client[database]
         self._committed = asyncio.Event()
-        self.uow = UnitOfWork(self.client, self.db, name, self._committed,
-                              audit_key=audit.service_key(settings.audit_key_file))
-        if settings.signing_key_file is not None:
-            self.uow.signing = (name, load_private(settings.signing_key_file))
+        self.uow = UnitOfWork(
+            self.client, self.db, name, self._committed,
+            audit_key=audit.service_key(settings.audit_key_file),
+            signing=(name, load_private(settings.signing_key_file))
+            if settings.signing_key_file is not None else None)
         self.relay = OutboxRelay(self.db, self.broker, self._committed, settings.outbox_poll_seconds,
                                  redrive_window=timedelta(seconds=settings.redrive_window_seconds),
                                  watch=settings.outbox_change_stream, service=name)
@@ -227,11 +228,8 @@ class Service:
         tracing.flush()
 
     async def _keep_dead_letter(self, held_id: str, delivery: Delivery, why: str) -> str:
-        return await quarantine.keep(
-            self.db, held_id=held_id, kind="dead-letter", raw=delivery.raw,
-            topic=delivery.topic, partition=delivery.partition, offset=delivery.offset,
-            key=delivery.key[:200] if delivery.key else None, headers=delivery.headers,
-            reason=why, at=utc_now())
+        return await quarantine.hold(self.db, delivery, held_id=held_id, kind="dead-letter",
+                                     reason=why, at=utc_now())
 
     async def _purge_quarantine(self) -> None:
         purged = await quarantine.purge(self.db, utc_now())

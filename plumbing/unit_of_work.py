@@ -108,6 +108,7 @@ class UnitOfWork:
         committed: asyncio.Event,
         *,
         audit_key: audit.Key | None = None,
+        signing: tuple[str, Ed25519PrivateKey] | None = None,
     ) -> None:
         self._client = client
         self._db = db
@@ -116,7 +117,7 @@ class UnitOfWork:
         # Every audit entry is keyed with it; without one, a transaction that
         # audits fails (a service refuses to start without one).
         self.audit_key = audit_key
-        self.signing: tuple[str, Ed25519PrivateKey] | None = None
+        self.signing = signing
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+from contracts.casework import timescale_group
 from contracts.codes import cin_referral_sources
 from contracts.contact import Rag
 from contracts.events import Outcome
@@ -175,16 +176,6 @@ def status(ts: TimescaleDoc, as_of: datetime) -> Status:
     if ts.withdrawn_at is not None:
         return "withdrawn"
     return "late" if as_of >= ts.due_at else "open"
-
-
-def timescale_group(name: str) -> str:
-    """``decision-rag-v2`` (a reopened case) and ``review-7`` (one per late
-    item) are counted under one name each."""
-    if re.fullmatch(r"decision-rag-v\d+", name):
-        return "decision-rag-reopened"
-    if re.fullmatch(r"review-\d+", name):
-        return "review"
-    return name
 
 
 def timeliness(cases: Iterable[CaseDoc], as_of: datetime) -> tuple[TimescaleRow, ...]:

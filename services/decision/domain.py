@@ -39,7 +39,7 @@ from contracts.casework import (
     TimescaleData,
 )
 from contracts.contact import Contact, Rag
-from contracts.envelope import Event, derived_id
+from contracts.envelope import Event, clipped, derived_id
 from contracts.events import (
     CaseOpenedData,
     ContactAddedData,
@@ -67,6 +67,8 @@ LEVEL_FOR = {Outcome.STRATEGY_DISCUSSION: 4, Outcome.ASSESSMENT: 3, Outcome.EARL
              Outcome.SINGLE_AGENCY: 1, Outcome.NFA: 1}
 # Timescales an acknowledgement from the receiving team meets.
 MET_BY_ACK = frozenset({"s47-to-duty", "outcome-48h"})
+# A reason's words (the whole rationale stays on the decision and in the history).
+REASON_CHARS = 1000
 
 __all__ = ["MISSING_RULE", "RULES", "RULE_SET_VERSION", "Facts", "Rule", "decide"]
 
@@ -563,11 +565,6 @@ def finding(case: CaseRecord, agency: str, now: datetime, policy: Policy,
                             contact_added=False, cause=cause)
 
 
-def _clip(text: str, limit: int = 1000) -> str:
-    """A reason's words (the whole rationale stays on the decision and in the history)."""
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
 def _refuse(step: Step, actor: Actor, why: str, now: datetime, cause: str) -> Step:
     _record(step, HistoryKind.COMMAND_REFUSED, actor, f"Command refused: {why}", now, cause=cause)
     step.notes.append(f"case {step.case.case_id}: command refused ({why})")
@@ -607,16 +604,16 @@ def command(case: CaseRecord, cmd: RecommendCommand | DecideCommand, now: dateti
     reasons = list(p.reasons)
     if rec is not None:
         reasons.append(Reason(rule_id="SW-RECOMMENDATION",
-                              text=_clip(f"Recommended {rec.rag.value} {rec.outcome.value} by "
-                                         f"{rec.actor.actor_id}: {rec.rationale}")))
+                              text=clipped(f"Recommended {rec.rag.value} {rec.outcome.value} by "
+                                         f"{rec.actor.actor_id}: {rec.rationale}", REASON_CHARS)))
     if d.action == "override":
         assert d.rag is not None
         assert d.outcome is not None
         rag, outcome = d.rag, d.outcome
         level = d.level_of_need or LEVEL_FOR[outcome]
         reasons.append(Reason(rule_id="MANAGER-OVERRIDE",
-                              text=_clip(f"Overridden to {rag.value} {outcome.value} by "
-                                         f"{d.actor.actor_id}: {d.rationale}")))
+                              text=clipped(f"Overridden to {rag.value} {outcome.value} by "
+                                         f"{d.actor.actor_id}: {d.rationale}", REASON_CHARS)))
         kind = HistoryKind.OVERRIDDEN
     else:
         if rec is not None:
@@ -627,8 +624,9 @@ def command(case: CaseRecord, cmd: RecommendCommand | DecideCommand, now: dateti
             rag, outcome, level = p.rag, p.outcome, p.level_of_need
         level = d.level_of_need or level
         reasons.append(Reason(rule_id="MANAGER-AUTHORISED",
-                              text=_clip(f"Authorised by {d.actor.actor_id}"
-                                         + (f": {d.rationale}" if d.rationale else ""))))
+                              text=clipped(f"Authorised by {d.actor.actor_id}"
+                                         + (f": {d.rationale}" if d.rationale else ""),
+                                         REASON_CHARS)))
         kind = HistoryKind.AUTHORISED
     if reviewing and c.decision is not None and (rag, outcome) == (c.decision.rag, c.decision.outcome) \
             and [x.contact_id for x in c.contacts()] == c.decision.contact_ids:
@@ -684,7 +682,7 @@ def unreadable_command_refusal(cmd_id: str, case_id: str, actor: Actor, problems
                                now: datetime) -> CaseChanged:
     """A command refused for what it says (a blank rationale, an override
     without its RAG): on the case's history, where its sender waits for it."""
-    text = _clip(f"Command refused: {problems}", 6000)
+    text = clipped(f"Command refused: {problems}", 6000)
     return CaseChanged.new(
         CaseChangeData(case_id=case_id, kind=HistoryKind.COMMAND_REFUSED, actor=actor,
                        text=text, at=now),

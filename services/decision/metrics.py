@@ -9,7 +9,6 @@ function of the open cases and the time, so a restarted service shows the
 same picture at once. Labels are codes; never a case id or a name.
 """
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.agencies import agencies
-from contracts.casework import SlaBreached, SlaWarning
+from contracts.casework import SlaBreached, SlaWarning, timescale_group
 from contracts.contact import Rag
 from contracts.events import DecisionData, Outcome
 from plumbing.metrics import DEADLINE_BUCKETS, expect_every_topic, zero
@@ -74,15 +73,6 @@ TIMESCALES = ("decision-rag", "decision-working-day", "confidential-enquiry", LA
               "decision-rag-reopened", "review")
 CLOSED_RESULTS = ("met", "breached")
 DECIDED_BY = ("rules", "manager")
-
-
-def timescale_label(name: str) -> str:
-    """The `timescale` label of a timescale's name."""
-    if re.fullmatch(r"decision-rag-v\d+", name):
-        return "decision-rag-reopened"
-    if re.fullmatch(r"review-\d+", name):
-        return "review"
-    return name
 
 
 def _expect(names: Iterable[str]) -> None:
@@ -201,7 +191,7 @@ def snapshot(cases: Iterable[LiveCase], now: datetime, agencies: Iterable[str]) 
                     out.awaiting[agency] += 1
         for ts in owed:
             left = ts.due_at - now
-            key = (timescale_label(ts.timescale), rag)
+            key = (timescale_group(ts.timescale), rag)
             out.timescales[(*key, band(left))] += 1
             seconds = left.total_seconds()
             out.least_left[key] = min(out.least_left.get(key, seconds), seconds)
@@ -254,13 +244,13 @@ def count_step(before: Before, step: Step) -> None:
                 max(0.0, (d.decided_at - d.contact_received_at).total_seconds()))
     for _, event in step.emit:
         if isinstance(event, SlaWarning):
-            WARNINGS.labels(timescale=timescale_label(event.data.timescale)).inc()
+            WARNINGS.labels(timescale=timescale_group(event.data.timescale)).inc()
         elif isinstance(event, SlaBreached):
-            BREACHES.labels(timescale=timescale_label(event.data.timescale)).inc()
+            BREACHES.labels(timescale=timescale_group(event.data.timescale)).inc()
     # Met in this step: owed before, or started and met within it.
     for ts in step.case.timescales:
         if ts.met_at is not None and before.owed.get(ts.timescale, True):
-            CLOSED.labels(timescale=timescale_label(ts.timescale),
+            CLOSED.labels(timescale=timescale_group(ts.timescale),
                           result="met" if ts.met_at <= ts.due_at else "breached").inc()
     first = step.case.proposal
     if first is not None and first.number == 1 and not before.proposed:

@@ -59,10 +59,8 @@ async def reject(delivery: Delivery, error: Exception) -> None:
     async with service.uow.transaction() as tx:
         if not await tx.claim(rejected.id):
             return
-        await quarantine.keep(
-            tx.db, held_id=held_id, kind="rejected", raw=delivery.raw, topic=delivery.topic,
-            partition=delivery.partition, offset=delivery.offset,
-            key=delivery.key[:200] if delivery.key else None, headers=delivery.headers,
+        await quarantine.hold(
+            tx.db, delivery, held_id=held_id, kind="rejected",
             reason="; ".join(f"{p.field}: {p.problem}" for p in rejected.data.problems),
             at=now, sender=sender, expires_at=now + quarantine_for, session=tx.session)
         await store.save_rejection(tx, rejected)

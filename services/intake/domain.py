@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from contracts.contact import ConsentState, Contact, PersonMatch, Rag, Urgency
-from contracts.envelope import derived_id
+from contracts.envelope import clipped, derived_id
 from contracts.events import (
     CaseOpened,
     CaseOpenedData,
@@ -83,7 +83,7 @@ def data_quality(contact: Contact) -> list[str]:
         warnings.append("the referrer's analysis is very short")
     if set(contact.concerns) <= VAGUE and len(contact.analysis.split()) < 25:
         warnings.append("the concern is vague: no specific factor and little analysis")
-    said = list(dict.fromkeys(_clip(w, 200) for w in warnings))
+    said = list(dict.fromkeys(clipped(w, 200) for w in warnings))
     if len(said) > MAX_WARNINGS:
         said = [*said[:MAX_WARNINGS - 1], f"and {len(said) - MAX_WARNINGS + 1} more like these"]
     return said
@@ -185,8 +185,7 @@ def _best_effort_fields(raw: bytes) -> tuple[str | None, str | None, str | None]
 def _shown(value: object, limit: int) -> str | None:
     if value is None:
         return None
-    text = "".join(ch for ch in str(value) if ch.isprintable())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return clipped("".join(ch for ch in str(value) if ch.isprintable()), limit)
 
 
 MAX_PROBLEMS = 50
@@ -295,10 +294,6 @@ class Identified:
         return [ids[f"child-{i}"][0] for i in range(len(self.contact.children))]
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
 def person_id_for(event_id: str, person_ref: str) -> str:
     return "P-" + derived_id("person", event_id, person_ref)[:12].upper()
 
@@ -322,7 +317,7 @@ def identify_people(
             person_id, scored = found
             matches.append(PersonMatch(person_ref=ref, person_id=person_id,
                                        score=min(1.0, scored.score), band=band,
-                                       explanation=[_clip(line, 240)
+                                       explanation=[clipped(line, 240)
                                                     for line in scored.explanation()]))
             if band == "link":
                 taken.add(person_id)

@@ -127,7 +127,6 @@ async def save_case(tx: Transaction, opened: CaseOpened, children: list[str],
             "household_key": household,
             "triage_rag": data.triage_rag.value,
             "opened_at": data.opened_at,
-            "contact_count": 1,
         },
         session=tx.session,
     )
@@ -142,8 +141,7 @@ async def join_case(tx: Transaction, case_id: str, *, agency: str, reference: st
     add: dict[str, Any] = {"contact_ids": contact_id, "child_person_ids": {"$each": children}}
     if incident:
         add["incident_keys"] = incident
-    await tx.db.cases.update_one({"_id": case_id}, {"$addToSet": add, "$inc": {"contact_count": 1}},
-                                 session=tx.session)
+    await tx.db.cases.update_one({"_id": case_id}, {"$addToSet": add}, session=tx.session)
 
 
 async def contacts_in(tx: Transaction, case_id: str) -> int:

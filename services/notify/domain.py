@@ -116,13 +116,13 @@ def feedback(decision: DecisionMade, senders: tuple[str, ...]
     referrals = d.referrals or [Referral(contact_id=d.contact_ids[0] if d.contact_ids else "",
                                          referrer_reference=d.referrer_reference,
                                          agency=d.referrer_agency, sender=d.referrer_agency)]
+    decided = FEEDBACK[d.outcome] + (f" Advice: {d.advice}" if d.advice else "")
     told: list[tuple[str, ReferrerFeedback]] = []
     for referral in referrals:
         if referral.sender not in senders:
             continue
-        said = FEEDBACK[d.outcome] + (f" Advice: {d.advice}" if d.advice else "")
-        if referral.kind == "confidential-enquiry":
-            said = f"In answer to your confidential enquiry about case {d.case_id}: {said}"
+        said = decided if referral.kind != "confidential-enquiry" else \
+            f"In answer to your confidential enquiry about case {d.case_id}: {decided}"
         event = ReferrerFeedback.new(
             FeedbackData(
                 case_id=d.case_id,
