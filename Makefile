@@ -41,7 +41,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 typecheck: install
-	$(VENV)/bin/mypy contracts plumbing services mash synthetic bench
+	$(VENV)/bin/mypy contracts judgement plumbing services mash synthetic bench
 
 imports: install
 	$(VENV)/bin/lint-imports

@@ -213,6 +213,62 @@ class Reason(_Data):
     text: str = Field(max_length=1000)
 
 
+class Domain(StrEnum):
+    """The three domains of the Assessment Framework that a level of need is
+    judged across, and the contact's own circumstances."""
+
+    DEVELOPMENT = "developmental-needs"
+    PARENTING = "parenting-capacity"
+    FAMILY = "family-and-environment"
+
+
+class Indicator(_Data):
+    """One threshold indicator found on the contact or in an agency's finding."""
+
+    indicator: str = Field(max_length=40, description="The model's indicator id")
+    text: str = Field(max_length=120)
+    domain: Domain
+    level: int = Field(ge=1, le=4, description="The level of need it points to on its own")
+    source: str = Field(max_length=40,
+                        description="'contact', 'contact analysis' or the agency that holds it")
+    evidence: str | None = Field(default=None, max_length=160,
+                                 description="The code, record types or words it was read from")
+
+
+class Applied(_Data):
+    """A combination or cumulative-harm rule that held."""
+
+    rule_id: str = Field(max_length=40)
+    text: Words
+
+
+class Floor(_Data):
+    """A rating the proposal may not fall below without a named practitioner."""
+
+    floor: Literal["referrer", "triage"]
+    rag: Rag
+    applied: bool = Field(description="True when the floor, not the indicators, set the RAG")
+
+
+# An explanation lists at most this many indicators: the highest levels first.
+MAX_INDICATORS = 40
+
+
+class Explanation(_Data):
+    """Why the model proposed what it did, in the indicators practitioners use."""
+
+    level: int = Field(ge=1, le=4, description="The level of need the indicators reached")
+    indicators: list[Indicator] = Field(default_factory=list, max_length=MAX_INDICATORS)
+    combinations: list[Applied] = Field(default_factory=list, max_length=16,
+                                        description="Combinations and cumulative harm applied")
+    floors: list[Floor] = Field(default_factory=list, max_length=2)
+    consent: Words | None = Field(default=None,
+                                  description="What consent and the family's request meant")
+    missing: list[Annotated[str, Field(max_length=50)]] = Field(
+        default_factory=list, max_length=30,
+        description="Agencies whose evidence is missing: decided without it")
+
+
 class Due(_Data):
     """A timescale the case is held to, and when it falls due."""
 
@@ -270,6 +326,10 @@ class DecisionData(_Data):
     referrals: list[Referral] = Field(
         default_factory=list, max_length=MAX_CONTACTS_PER_CASE,
         description="Every contact in the case and its sender: each sender hears back")
+    explanation: Explanation | None = Field(
+        default=None, description="The indicators, combinations and floors behind the "
+                                  "proposal (None from a rule list without them)")
+    triage_rag: Rag | None = Field(default=None, description="Intake's rating: a floor")
 
 
 class DecisionMade(Event[DecisionData]):

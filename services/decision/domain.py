@@ -4,8 +4,9 @@ held to, free of I/O.
 - **Gathering**: the case knows which agencies it expects and which have
   answered; it completes when all have answered or the research deadline
   passes (the sweeper reads the deadline from the database).
-- **Proposed**: the rules (a versioned rule set, ``thresholds``) propose RAG,
-  outcome and level of need with the rules that fired. A social worker may
+- **Proposed**: the threshold model (``judgement``, the same one intake's
+  triage uses) proposes RAG, outcome and level of need, explained in
+  indicators, never below the referrer's RAG or intake's triage. A social worker may
   record a recommendation; a manager authorises or overrides (with a
   rationale). With ``auto_authorise`` the rules authorise at once and the
   decision is marked as made by ``rules``.
@@ -46,20 +47,20 @@ from contracts.events import (
     DecisionData,
     DecisionMade,
     Due,
+    Explanation,
     FindingData,
     Outcome,
     Reason,
     Referral,
 )
-from services.decision import thresholds
+from judgement import CURRENT_VERSION, Facts, Model, load
+from judgement.facts import below, higher
 from services.decision.calendar import WorkingCalendar
-from services.decision.thresholds import Facts, Rule
 
 SOURCE = "/mash/decision"
 Clock = Callable[[], datetime]
 
-RULE_SET_VERSION = thresholds.CURRENT_VERSION
-RULES: tuple[Rule, ...] = thresholds.load().rules
+RULE_SET_VERSION = CURRENT_VERSION
 MISSING_RULE = "N1-AGENCIES-MISSING"
 RULES_ACTOR = Actor(actor_id="rules", role=Role.RULES)
 SYSTEM = Actor(actor_id="mash-decision", role=Role.RULES)
@@ -70,12 +71,7 @@ MET_BY_ACK = frozenset({"s47-to-duty", "outcome-48h"})
 # A reason's words (the whole rationale stays on the decision and in the history).
 REASON_CHARS = 1000
 
-__all__ = ["MISSING_RULE", "RULES", "RULE_SET_VERSION", "Facts", "Rule", "decide"]
-
-
-def decide(facts: Facts) -> tuple[Rule, list[Reason]]:
-    """The strongest rule that applies and every reason (current rule set)."""
-    return thresholds.load().reasons(facts)
+__all__ = ["MISSING_RULE", "RULE_SET_VERSION", "Facts"]
 
 
 def ready(expected: list[str], answered: set[str], deadline: datetime, now: datetime) -> bool:
@@ -105,7 +101,7 @@ class Policy:
     outcome_window: timedelta = timedelta(hours=48)
     out_of_hours_duty: timedelta = timedelta(hours=4)
     overrides: Mapping[str, timedelta] = field(default_factory=dict)
-    ruleset: thresholds.RuleSet = field(default_factory=thresholds.load)
+    ruleset: Model = field(default_factory=load)
 
 
 # --- the record ---------------------------------------------------------------
@@ -125,6 +121,7 @@ class Proposal(_M):
     agencies_answered: list[str]
     agencies_missing: list[str]
     proposed_at: AwareDatetime
+    explanation: Explanation | None = None
 
 
 class Recommendation(_M):
@@ -346,22 +343,21 @@ def _facts(case: CaseRecord, now: datetime) -> Facts:
     assert case.opened is not None
     missing = [a for a in case.opened.expected_agencies if a not in case.findings]
     return Facts(case.opened.contact, case.findings, missing, now.date(),
-                 tuple(a.contact for a in case.added))
+                 tuple(a.contact for a in case.added), triage_rag=case.opened.triage_rag)
 
 
 def _propose(case: CaseRecord, now: datetime, policy: Policy) -> Proposal:
     facts = _facts(case, now)
-    rule, reasons = policy.ruleset.reasons(facts)
-    return Proposal(number=(case.proposal.number + 1) if case.proposal else 1, rag=rule.rag,
-                    outcome=rule.outcome, level_of_need=rule.level, reasons=reasons,
-                    rule_set_version=policy.ruleset.version, advice=rule.advice,
+    j = policy.ruleset.judge(facts)
+    return Proposal(number=(case.proposal.number + 1) if case.proposal else 1, rag=j.rag,
+                    outcome=j.outcome, level_of_need=j.level, reasons=j.reasons,
+                    rule_set_version=j.version, advice=j.advice,
                     agencies_answered=sorted(case.findings), agencies_missing=facts.missing,
-                    proposed_at=now)
+                    proposed_at=now, explanation=j.explanation)
 
 
 def _default_advice(outcome: Outcome, policy: Policy) -> str | None:
-    return next((r.advice for r in policy.ruleset.rules if r.outcome is outcome and r.advice),
-                None)
+    return policy.ruleset.advice_for(outcome)
 
 
 def _decision_event(case: CaseRecord, *, rag: Rag, outcome: Outcome, level: int,
@@ -399,6 +395,8 @@ def _decision_event(case: CaseRecord, *, rag: Rag, outcome: Outcome, level: int,
             advice=advice if outcome in (Outcome.NFA, Outcome.SINGLE_AGENCY) else None,
             due=due,
             referrals=case.referrals(),
+            explanation=case.proposal.explanation,
+            triage_rag=case.opened.triage_rag,
         ),
         id=derived_id("decision", case.case_id) if version == 1
         else derived_id("decision", case.case_id, f"v{version}"),
@@ -628,6 +626,14 @@ def command(case: CaseRecord, cmd: RecommendCommand | DecideCommand, now: dateti
                                          + (f": {d.rationale}" if d.rationale else ""),
                                          REASON_CHARS)))
         kind = HistoryKind.AUTHORISED
+    floor = _floor(c)
+    if floor is not None and below(rag, floor[1]):
+        if not (d.rationale or "").strip():
+            return _refuse(step, d.actor, f"{rag.value} is below the {floor[0]}'s {floor[1].value}: "
+                           "only a manager with a rationale may lower it", now, cmd.id)
+        reasons.append(Reason(rule_id="FLOOR-LOWERED", text=clipped(
+            f"Rated {rag.value}, below the {floor[0]}'s {floor[1].value}, by {d.actor.actor_id}: "
+            f"{d.rationale}", REASON_CHARS)))
     if reviewing and c.decision is not None and (rag, outcome) == (c.decision.rag, c.decision.outcome) \
             and [x.contact_id for x in c.contacts()] == c.decision.contact_ids:
         c.review = []
@@ -647,6 +653,18 @@ def command(case: CaseRecord, cmd: RecommendCommand | DecideCommand, now: dateti
             + (" and recommended" if rec else ""), now, rag=rag, outcome=outcome, cause=cmd.id)
     _finalise(step, decision, now, policy)
     return step
+
+
+def _floor(case: CaseRecord) -> tuple[str, Rag] | None:
+    """The rating a decision may not fall below without a manager's
+    rationale: the referrer's (any contact in the case), then intake's triage."""
+    if case.opened is None:
+        return None
+    referrer = higher(*(c.referrer_rag for c in case.contacts()))
+    top = higher(referrer, case.opened.triage_rag)
+    if top is None:
+        return None
+    return ("referrer" if referrer is top else "MASH triage", top)
 
 
 def unknown_case_refusal(cmd: RecommendCommand | DecideCommand, now: datetime) -> CaseChanged:

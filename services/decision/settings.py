@@ -3,6 +3,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+import judgement
 from contracts.contact import Rag
 from plumbing.settings import ServiceSettings
 from services.decision.calendar import WorkingCalendar
@@ -18,6 +19,9 @@ class DecisionSettings(ServiceSettings):
     # 'rules' (the embedded stack and the demo). Off (production): a proposal
     # waits for a manager's `decide` command.
     auto_authorise: bool = False
+    # The threshold model (judgement/rules/<version>.toml); intake triages
+    # with the same MASH_RULE_SET.
+    rule_set: str = judgement.CURRENT_VERSION
     # RAG decision windows, clock hours (local practice; the seeds' numbers).
     rag_window_red_hours: float = Field(default=4, gt=0)
     rag_window_amber_hours: float = Field(default=24, gt=0)
@@ -51,4 +55,5 @@ class DecisionSettings(ServiceSettings):
             outcome_window=timedelta(hours=self.outcome_window_hours),
             out_of_hours_duty=timedelta(hours=self.out_of_hours_duty_hours),
             overrides={k: timedelta(seconds=v) for k, v in self.timescale_seconds.items()},
+            ruleset=judgement.load(self.rule_set),
         )

@@ -7,6 +7,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
+import judgement
 from contracts import topics
 from contracts.agencies import agencies
 from contracts.envelope import utc_now
@@ -34,6 +35,7 @@ windows = domain.ResearchWindows(
     amber=timedelta(seconds=settings.research_window_amber_seconds),
     green=timedelta(seconds=settings.research_window_green_seconds),
 )
+model = judgement.load(settings.rule_set)
 thresholds = Thresholds(link=settings.person_link_threshold,
                         possible=settings.person_possible_threshold)
 public_keys: dict[str, Ed25519PublicKey] = (
@@ -209,14 +211,15 @@ async def on_contact(submission: Submission, message: KafkaMessage) -> None:
             tx.emit(topics.CASES_CONTACT_ADDED,
                     domain.contact_added(event, case_id, reason, now, sender=signer))
         else:
-            opened, enquiries = domain.open_case(event, agencies(), windows, now, sender=signer)
+            opened, enquiries = domain.open_case(event, agencies(), windows, now, sender=signer,
+                                                model=model)
             case_id = opened.data.case_id
             await store.save_case(tx, opened, who.children, incident, household)
             await store.save_people(tx, who, case_id, now)
             tx.audit(actor="intake", action="case opened", case_id=case_id, what={
                 "contact_id": contact.contact_id, "event_id": event.id, "signer": signer,
                 "triage_rag": opened.data.triage_rag.value,
-                "on": "triage of the referrer's RAG, urgency and concern codes",
+                "on": f"threshold model {model.version} on the contact, the referrer's RAG a floor",
                 "concerns": list(contact.concerns), "enquiries": list(agencies())})
             tx.emit(topics.lane(topics.CASES_OPENED, opened.data.triage_rag), opened)
             for enquiry in enquiries:

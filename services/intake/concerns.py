@@ -1,14 +1,15 @@
-"""What the Children in Need factors say about risk, for triage and consent."""
+"""Whether a contact's Children in Need factors alone reach child protection
+(level 4): for the formats' reading of consent. The threshold model decides
+it, so intake has one vocabulary of risk, the model's."""
 
 from collections.abc import Iterable
 
-# Concerns that on their own suggest significant harm (level 4 of need).
-HARM = frozenset({"18B", "18C", "19B", "19C", "11A", "12A", "22A", "24A", "23A"})
-# Concerns that suggest complex needs (level 3).
-COMPLEX = frozenset({"3A", "3B", "3C", "16A", "17A", "10A", "15A", "13A", "9A", "2B", "1B",
-                     "4B"})
+from judgement.continuum import Continuum
+from judgement.model import load
 
 
 def child_protection(concerns: Iterable[str]) -> bool:
     """A concern where seeking consent could itself put the child at risk."""
-    return bool(HARM & set(concerns))
+    model = load()
+    assert isinstance(model, Continuum), "the current rule set is a continuum of need"
+    return any(model.factors[c][1] >= 4 for c in concerns if c in model.factors)

@@ -24,7 +24,8 @@ from contracts.events import (
     Rejection,
     Subject,
 )
-from services.intake.concerns import COMPLEX, HARM, child_protection
+from judgement import Facts, Model, load
+from services.intake.concerns import child_protection
 from services.intake.formats import identify
 from services.intake.person_index import (
     PersonRecord,
@@ -47,18 +48,11 @@ class ResearchWindows:
         return {Rag.RED: self.red, Rag.AMBER: self.amber, Rag.GREEN: self.green}[rag]
 
 
-def triage(contact: Contact) -> Rag:
-    """The priority research runs at: the higher of what the referrer said
-    and what the concerns suggest. The MASH's own RAG comes at decision."""
-    concerns = set(contact.concerns)
-    suggested = Rag.GREEN
-    if concerns & HARM or contact.urgency is Urgency.IMMEDIATE:
-        suggested = Rag.RED
-    elif concerns & COMPLEX:
-        suggested = Rag.AMBER
-    order = [Rag.GREEN, Rag.AMBER, Rag.RED]
-    given = contact.referrer_rag or Rag.GREEN
-    return max(suggested, given, key=order.index)
+def triage(contact: Contact, model: Model | None = None) -> Rag:
+    """The priority research runs at: the threshold model on the contact
+    alone (the one decision proposes with), never below the referrer's RAG.
+    Decision holds its proposal to at least this."""
+    return (model or load()).judge(Facts(contact)).rag
 
 
 VAGUE = frozenset({"20", "21"})
@@ -120,11 +114,11 @@ def lawful_basis(contact: Contact) -> str:
 
 def open_case(
     event: ContactSubmitted, agencies: tuple[str, ...], windows: ResearchWindows, now: datetime,
-    sender: str | None = None,
+    sender: str | None = None, model: Model | None = None,
 ) -> tuple[CaseOpened, list[EnquiryRequested]]:
     contact = event.data
     case_id = case_id_for(event.id)
-    rag = triage(contact)
+    rag = triage(contact, model)
     answer_by = now + windows.for_rag(rag)
     opened = CaseOpened.new(
         CaseOpenedData(

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from judgement import CURRENT_VERSION
 from plumbing.settings import ServiceSettings
 
 
@@ -18,6 +19,9 @@ class IntakeSettings(ServiceSettings):
     # long after it was opened, and a new contact about one of its children
     # joins it as a re-contact. The decision service owns the real state.
     open_case_days: float = Field(default=30, gt=0)
+    # The threshold model triage uses (judgement/rules/<version>.toml): the
+    # same MASH_RULE_SET as the decision service, so the two cannot disagree.
+    rule_set: str = CURRENT_VERSION
     # Two contacts from one agency about one household (same postcode and
     # family name, or same first address line) this close together are one
     # incident: the second joins the first's case.

@@ -66,7 +66,7 @@ def test_show_prints_the_product_as_one_readable_record() -> None:
     assert dated == ["2025-02-03", "2026-06-01", "2026-11-20", "undated"]
     assert "police     high   arrest - Kerry Smith (mother)" in text
     for row in ("referrer     AMBER", "triage       AMBER",
-                "proposed     AMBER  rules 2026.11-1: R5-DA-HIGH",
+                "proposed     AMBER  rules 2026.12-1: L3",
                 "recommended  AMBER  sw-ann: Second incident",
                 "final        RED    mgr-bob: Arrest for violence"):
         assert row in text, row

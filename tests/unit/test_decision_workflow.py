@@ -102,7 +102,8 @@ def test_without_auto_authorise_the_rules_only_propose() -> None:
     assert not of(step, DecisionMade), "nothing goes to notify without a manager"
     [proposed] = of(step, CaseChanged)
     assert proposed.data.kind is HistoryKind.PROPOSED
-    assert proposed.data.rule_ids == ["R8-NFA"]
+    # The police rated it AMBER and intake triaged it AMBER: floors the rules keep.
+    assert proposed.data.rule_ids == ["L3", "FLOOR-REFERRER", "FLOOR-TRIAGE"]
 
 
 def test_the_research_deadline_completes_gathering_with_who_is_missing() -> None:
@@ -132,14 +133,20 @@ def test_recommendation_then_the_manager_authorises_it() -> None:
     step = domain.command(step.case, recommend(Rag.GREEN, Outcome.EARLY_HELP), FRIDAY_1655, MANUAL)
     assert step.case.recommendation is not None
     assert not of(step, DecisionMade)
-    step = domain.command(step.case, decide("authorise"), FRIDAY_1655, MANUAL)
+    refused = domain.command(step.case, decide("authorise"), FRIDAY_1655, MANUAL)
+    assert not of(refused, DecisionMade), "GREEN is below the police's AMBER: a rationale first"
+    assert "below the referrer's AMBER" in of(refused, CaseChanged)[0].data.text
+    step = domain.command(step.case, decide("authorise", rationale="Mother asks for help; "
+                                            "no injury, first incident."), FRIDAY_1655, MANUAL)
     [decision] = of(step, DecisionMade)
     d = decision.data
     assert (d.rag, d.outcome, d.level_of_need) == (Rag.GREEN, Outcome.EARLY_HELP, 2)
-    assert (d.referrer_rag, d.proposed_rag, d.recommended_rag) == (Rag.AMBER, Rag.GREEN, Rag.GREEN)
+    assert (d.referrer_rag, d.proposed_rag, d.recommended_rag) == (Rag.AMBER, Rag.AMBER, Rag.GREEN)
     assert d.decided_by == "mgr-bob"
-    assert [r.rule_id for r in d.reasons][-2:] == ["SW-RECOMMENDATION", "MANAGER-AUTHORISED"]
-    assert "sw-ann" in d.reasons[-2].text
+    assert [r.rule_id for r in d.reasons][-3:] == ["SW-RECOMMENDATION", "MANAGER-AUTHORISED",
+                                                   "FLOOR-LOWERED"]
+    assert "sw-ann" in d.reasons[-3].text
+    assert "below the referrer's AMBER, by mgr-bob" in d.reasons[-1].text
     who = [(h.kind, h.actor.actor_id) for h in step.case.history]
     assert who == [(HistoryKind.PROPOSED, "rules"), (HistoryKind.RECOMMENDED, "sw-ann"),
                    (HistoryKind.AUTHORISED, "mgr-bob")]
@@ -197,7 +204,8 @@ def late(case: CaseRecord, agency: str, f: FindingData, now: datetime, policy: P
 
 
 def test_a_late_finding_that_changes_the_rag_reopens_the_case_visibly() -> None:
-    step = domain.sla(answered(new_case(concerns=["3B"]), FRIDAY_1655, AUTO,
+    step = domain.sla(answered(new_case(concerns=["3B"], referrer_rag=None, triage=Rag.GREEN),
+                               FRIDAY_1655, AUTO,
                                police=finding("police")).case,
                       FRIDAY_1655 + timedelta(hours=6), AUTO)
     [first] = of(step, DecisionMade)
@@ -265,7 +273,9 @@ def test_a_contact_added_while_gathering_counts_in_the_proposal() -> None:
     rec.findings["health"] = finding("health")
     step = domain.finding(rec, "health", FRIDAY_1655, MANUAL, "f")
     assert step.case.proposal is not None
-    assert step.case.proposal.reasons[0].rule_id == "R4-COMPLEX"
+    assert step.case.proposal.reasons[0].rule_id == "L3"
+    assert step.case.proposal.explanation is not None
+    assert "cin-16A" in [i.indicator for i in step.case.proposal.explanation.indicators]
 
 
 # --- timescales ------------------------------------------------------------------

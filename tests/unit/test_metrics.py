@@ -84,16 +84,16 @@ def test_a_decided_case_with_nothing_owed_is_not_open() -> None:
 
 def test_a_decision_is_counted_once_with_its_time_and_the_timescales_it_met() -> None:
     case = new_case()
-    labels = {"rag": "GREEN", "outcome": "nfa", "decided_by": "rules"}
+    labels = {"rag": "AMBER", "outcome": "child-and-family-assessment", "decided_by": "rules"}
     decisions = sample("mash_decisions_total", **labels)
     met = sample("mash_timescales_closed_total", timescale="decision-working-day", result="met")
-    timed = sample("mash_time_to_decision_seconds_count", rag="GREEN")
+    timed = sample("mash_time_to_decision_seconds_count", rag="AMBER")
     before = Before.of(case)
     step = all_in(AUTO)
     assert step.decisions, "the rules decide when auto-authorise is on"
     count_step(before, step)
     assert sample("mash_decisions_total", **labels) == decisions + 1
-    assert sample("mash_time_to_decision_seconds_count", rag="GREEN") == timed + 1
+    assert sample("mash_time_to_decision_seconds_count", rag="AMBER") == timed + 1
     assert sample("mash_timescales_closed_total", timescale="decision-working-day",
                   result="met") == met + 1
 

@@ -1,6 +1,7 @@
-"""The threshold rules engine: versioned rule sets as data, evaluated here. Pure.
+"""The first-match rule list (rule sets 2026.11-*), kept so that the
+continuum of need can be compared with it and replayed against it. Pure.
 
-A rule set is a TOML file in ``services/decision/rules/<version>.toml``. Each
+A rule set is a TOML file in ``judgement/rules/<version>.toml``. Each
 rule has an id, plain-words text, the RAG, outcome and level of need it sets,
 and ``when``: conditions that must all hold, each one of the predicates
 below. A file naming a predicate this engine does not know is refused when
@@ -10,57 +11,12 @@ it is loaded, never half-applied.
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from contracts.contact import Contact, Rag
-from contracts.events import FindingData, Outcome, Reason
-
-RULES_DIR = Path(__file__).parent / "rules"
-CURRENT_VERSION = "2026.11-1"
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the rules look at: the contact(s) and what the agencies said."""
-
-    contact: Contact
-    findings: Mapping[str, FindingData]
-    missing: list[str]
-    on: date
-    added: tuple[Contact, ...] = ()
-
-    @property
-    def contacts(self) -> tuple[Contact, ...]:
-        return (self.contact, *self.added)
-
-    @property
-    def concerns(self) -> set[str]:
-        return {c for contact in self.contacts for c in contact.concerns}
-
-    def high_risk_agencies(self) -> int:
-        return sum(1 for f in self.findings.values() if any(i.risk == "high" for i in f.items))
-
-    def concerning(self) -> list[str]:
-        """Agencies holding a record above 'low' risk: more than a missed appointment."""
-        return sorted(a for a, f in self.findings.items() if any(i.risk != "low" for i in f.items))
-
-    def concerning_agencies(self) -> int:
-        return len(self.concerning())
-
-    def has_baby(self) -> bool:
-        for contact in self.contacts:
-            for child in contact.children:
-                if child.expected_date_of_delivery is not None:
-                    return True
-                if child.date_of_birth and (self.on - child.date_of_birth).days < 2 * 365:
-                    return True
-                if child.estimated_age is not None and child.estimated_age < 2:
-                    return True
-        return False
-
+from contracts.contact import Rag
+from contracts.events import Outcome, Reason
+from judgement.facts import Facts
+from judgement.model import Judgement
 
 Sets = Mapping[str, frozenset[str]]
 Predicate = Callable[[Facts, Any, Sets], bool]
@@ -152,9 +108,21 @@ class RuleSet:
                                       missing=", ".join(facts.missing))))
         return strongest, reasons
 
+    def judge(self, facts: Facts) -> Judgement:
+        # As it ran: no floors but its own R6, no explanation in indicators.
+        rule, reasons = self.reasons(facts)
+        return Judgement(rag=rule.rag, outcome=rule.outcome, level=rule.level, reasons=reasons,
+                         version=self.version, advice=rule.advice)
+
+    def advice_for(self, outcome: Outcome) -> str | None:
+        return next((r.advice for r in self.rules if r.outcome is outcome and r.advice), None)
+
 
 def parse(text: str) -> RuleSet:
-    raw = tomllib.loads(text)
+    return build(tomllib.loads(text))
+
+
+def build(raw: Mapping[str, Any]) -> RuleSet:
     version = raw.get("version")
     if not isinstance(version, str) or not version:
         raise ValueError("a rule set needs a version")
@@ -187,12 +155,3 @@ def parse(text: str) -> RuleSet:
         raise ValueError("the last rule must always apply, so every case gets an outcome")
     notes = {n["id"]: n["text"] for n in raw.get("note", [])}
     return RuleSet(version=version, rules=tuple(rules), notes=notes)
-
-
-@cache
-def load(version: str = CURRENT_VERSION) -> RuleSet:
-    path = RULES_DIR / f"{version}.toml"
-    ruleset = parse(path.read_text(encoding="utf-8"))
-    if ruleset.version != version:
-        raise ValueError(f"{path.name} says it is version {ruleset.version}")
-    return ruleset

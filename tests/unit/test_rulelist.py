@@ -8,12 +8,13 @@ import pytest
 from contracts.agencies import agencies
 from contracts.contact import Rag
 from contracts.events import FindingData, Outcome
-from services.decision import thresholds
-from services.decision.thresholds import Facts
+from judgement import Facts, load
+from judgement import rulelist as thresholds
 from tests.factories import contact
 from tests.unit.test_decision_domain import BABY, UNBORN, finding, no_trace_except
 
-RULESET = thresholds.load()
+RULESET = load("2026.11-1")
+assert isinstance(RULESET, thresholds.RuleSet)
 ON = date(2026, 11, 20)
 
 
@@ -32,7 +33,7 @@ def strongest(findings: dict[str, FindingData] | None = None, **overrides: objec
 
 
 def test_the_current_rule_set_is_versioned_and_every_rule_has_words() -> None:
-    assert RULESET.version == thresholds.CURRENT_VERSION
+    assert RULESET.version == "2026.11-1"
     assert [r.rule_id for r in RULESET.rules] == [
         "R1-HARM", "R2-DA-BABY", "R3-MULTI-HIGH", "R4-COMPLEX", "R5-DA-HIGH", "R6-REFERRER-RED",
         "R7-KNOWN-EARLY-HELP", "R9-SINGLE-AGENCY", "R8-NFA"]
