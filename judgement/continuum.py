@@ -30,9 +30,10 @@ from judgement.model import Judgement
 
 TRIO = ("domestic-abuse", "substance", "mental-health")
 RISK_LEVEL = {"low": 1, "medium": 2, "high": 3}
-FLOOR_LEVEL = {Rag.RED: 4, Rag.AMBER: 3, Rag.GREEN: 1}
+FLOOR_LEVEL = {Rag.RED: 4, Rag.AMBER: 2, Rag.GREEN: 1}
 # A match just after one of these words is a denial, not an indicator.
-_NEGATION = re.compile(r"\b(no|not|nor|never|denies|denied|deny|without|none|nothing)\b")
+_NEGATION = re.compile(r"\b(no|not|nor|never|denies|denied|deny|without|none|nothing)\b",
+                       re.IGNORECASE)
 _WORD_NUMBERS = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
                  "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "two": 2, "three": 3, "four": 4,
                  "five": 5, "six": 6}
@@ -57,6 +58,7 @@ class Phrase:
     flag: str | None
     young_only: bool
     patterns: tuple[re.Pattern[str], ...]
+    history: str | None = None
 
     def find(self, analysis: str) -> str | None:
         """The first words that match and are not denied."""
@@ -109,6 +111,7 @@ class _Seen:
     flags: set[str] = field(default_factory=set)
     trio: set[str] = field(default_factory=set)
     history: set[str] = field(default_factory=set)
+    recent_history: set[str] = field(default_factory=set)
     incidents: int = 0
     said_repeat: int = 0
 
@@ -149,6 +152,7 @@ class Continuum:
     records: tuple[RecordType, ...]
     combinations: tuple[Combination, ...]
     consent: Consent
+    protective: tuple[Combination, ...] = ()
 
     # -- what the case holds -------------------------------------------------
 
@@ -178,7 +182,7 @@ class Continuum:
         for contact in facts.contacts:
             if contact.urgency.value == "immediate":
                 seen.add("referrer-immediate", "The referrer says the child is in immediate "
-                         "danger", Domain.DEVELOPMENT, 4, "contact", "urgency: immediate")
+                         "danger", Domain.DEVELOPMENT, 3, "contact", "urgency: immediate")
             for phrase in self.phrases:
                 if phrase.young_only and not young:
                     continue
@@ -189,6 +193,9 @@ class Continuum:
                          "contact analysis", f'"{words}"')
                 if phrase.flag:
                     seen.flags.add(phrase.flag)
+                if phrase.history:  # what the referrer says is known, as if an agency said it
+                    seen.history.add(phrase.history)
+                    seen.recent_history.add(phrase.history)
                 if phrase.flag == "repeat":
                     seen.said_repeat = max(seen.said_repeat, _repeat_count(words))
 
@@ -200,6 +207,8 @@ class Continuum:
                 kind = next((r for r in self.records if r.matches(item)), None)
                 child = item.person_ref.startswith("child")
                 level = max(kind.level if kind else 1, RISK_LEVEL[item.risk])
+                if child and item.risk == "high":
+                    seen.flags.add("child-high-record")
                 if kind is None:
                     key = ("agency-record", "A record held by the agency", Domain.FAMILY)
                 else:
@@ -208,12 +217,14 @@ class Continuum:
                     key = (kind.indicator, kind.text, domain)
                     if trio:
                         seen.trio.add(trio)
-                    if kind.history:
-                        seen.history.add(kind.history)
-                    if kind.injury and child:
-                        seen.flags.add("injury-record")
                     recent = item.occurred_on is None or \
                         (facts.day - item.occurred_on).days <= window
+                    if kind.history:
+                        seen.history.add(kind.history)
+                        if recent:
+                            seen.recent_history.add(kind.history)
+                    if kind.injury and child:
+                        seen.flags.add("injury-record")
                     if kind.incident and item.risk != "low" and recent:
                         seen.incidents += 1
                 grouped.setdefault(key, []).append((item, level))
@@ -239,10 +250,18 @@ class Continuum:
             "flags_any": lambda fs: bool(seen.flags & set(fs)),
             "concerns_any": lambda cs: bool(facts.concerns & set(cs)),
             "history_any": lambda hs: bool(seen.history & set(hs)),
+            "recent_history_any": lambda hs: bool(seen.recent_history & set(hs)),
             "repeat_at_least": lambda n: repeat >= n,
+            "repeat_at_most": lambda n: repeat <= n,
             "high_risk_agencies_at_least": lambda n: facts.high_risk_agencies() >= n,
             "level_at_least": lambda n: level >= n,
             "domains_at_least": lambda n: seen.domains() >= n,
+            "asked": lambda want: _asked(facts, seen) is want,
+            "consent": lambda want: _consented(facts) is want,
+            "indicators_at_most": lambda n: seen.level() <= n,
+            "flags_none": lambda fs: not seen.flags & set(fs),
+            "history_none": lambda hs: not seen.history & set(hs),
+            "high_risk_agencies_at_most": lambda n: facts.high_risk_agencies() <= n,
         }
         return all(tests[name](value) for name, value in when.items())
 
@@ -260,6 +279,11 @@ class Continuum:
                                                        text=combo.text)
                 if combo.level > level:
                     level, changed = combo.level, True
+        for guard in self.protective:
+            if guard.level < level < 4 and self._holds(guard.when, facts, seen, level):
+                applied[guard.combination_id] = Reason(rule_id=guard.combination_id,
+                                                       text=guard.text)
+                level = guard.level
         return level, list(applied.values())
 
     # -- the proposal ------------------------------------------------------------
@@ -271,23 +295,21 @@ class Continuum:
         t = self.consent.texts
         if level >= 3:
             return outcome, Reason(rule_id=f"L{level}", text=text), None
-        consent = any(c.consent.state is ConsentState.GIVEN for c in facts.contacts)
-        asked = "request" in seen.flags or any(c.kind == "early-help-request"
-                                               for c in facts.contacts)
+        consent, asked = _consented(facts), _asked(facts, seen)
         professional = facts.contact.referrer.agency in self.consent.single_agency_referrers
-        if consent and (level == 2 or asked):
-            return (Outcome.EARLY_HELP,
-                    Reason(rule_id="CONSENT-EARLY-HELP",
-                           text=t["request"] if asked else t["early_help"]), None)
-        if level == 2:
-            no = Reason(rule_id="CONSENT-NOT-GIVEN", text=t["no_consent"])
-            return (Outcome.SINGLE_AGENCY if professional else Outcome.NFA), no, \
-                t["no_consent_advice"]
-        if professional and facts.concerns != {"21"}:
+        # Consent to share a concern is not a request for Early Help: the
+        # family asking for it (or agreeing to it) is.
+        if consent and asked:
+            return Outcome.EARLY_HELP, Reason(rule_id="CONSENT-EARLY-HELP",
+                                              text=t["request"]), None
+        if asked:
+            return (Outcome.SINGLE_AGENCY if professional else Outcome.NFA), \
+                Reason(rule_id="CONSENT-NOT-GIVEN", text=t["no_consent"]), t["no_consent_advice"]
+        if professional and "routine" not in seen.flags:
             return (Outcome.SINGLE_AGENCY,
                     Reason(rule_id="SINGLE-AGENCY", text=t["single_agency"]),
                     t["single_agency_advice"])
-        return Outcome.NFA, Reason(rule_id="L1", text=t["nfa"]), t["nfa_advice"]
+        return Outcome.NFA, Reason(rule_id=f"L{level}", text=t["nfa"]), t["nfa_advice"]
 
     def judge(self, facts: Facts) -> Judgement:
         seen = _Seen()
@@ -301,7 +323,11 @@ class Continuum:
                 floors.append(Floor(floor=name, rag=given,
                                     applied=below(reached_rag, given)))
         floor = higher(*(f.rag for f in floors))
+        # A floor holds the rating; the response follows the indicators, but
+        # never less than a RED floor's strategy discussion or an AMBER floor's
+        # Early Help / single agency consideration.
         final = max(level, FLOOR_LEVEL[floor]) if floor and below(reached_rag, floor) else level
+        rag = higher(self.levels[final][0], floor) or reached_rag
         outcome, why, advice = self._response(final, facts, seen)
         reasons = [why, *combos]
         for f in floors:
@@ -323,7 +349,6 @@ class Continuum:
             combinations=[Applied(rule_id=c.rule_id[:40], text=clipped(c.text, 300))
                           for c in combos[:16]], floors=floors,
             consent=clipped(why.text, 300) if final < 3 else None, missing=facts.missing[:30])
-        rag = self.levels[final][0]
         return Judgement(rag=rag, outcome=outcome, level=final, reasons=reasons[:40],
                          version=self.version, advice=advice, explanation=explanation,
                          unfloored=reached_rag)
@@ -332,6 +357,14 @@ class Continuum:
         t = self.consent.texts
         return {Outcome.NFA: t["nfa_advice"],
                 Outcome.SINGLE_AGENCY: t["single_agency_advice"]}.get(outcome)
+
+
+def _consented(facts: Facts) -> bool:
+    return any(c.consent.state is ConsentState.GIVEN for c in facts.contacts)
+
+
+def _asked(facts: Facts, seen: _Seen) -> bool:
+    return "request" in seen.flags or any(c.kind == "early-help-request" for c in facts.contacts)
 
 
 def _repeat_count(words: str) -> int:
@@ -352,9 +385,11 @@ def _repeat_count(words: str) -> int:
 
 # --- loading -----------------------------------------------------------------------
 
-_CONDITIONS = {"trio_at_least": int, "groups_any": list, "baby": bool, "non_mobile": bool,
+_CONDITIONS = {"asked": bool, "consent": bool, "indicators_at_most": int, "flags_none": list,
+               "history_none": list, "high_risk_agencies_at_most": int, "repeat_at_most": int,
+               "trio_at_least": int, "groups_any": list, "baby": bool, "non_mobile": bool,
                "young_child": bool, "flags_any": list, "concerns_any": list,
-               "history_any": list, "repeat_at_least": int,
+               "history_any": list, "recent_history_any": list, "repeat_at_least": int,
                "high_risk_agencies_at_least": int, "level_at_least": int,
                "domains_at_least": int}
 
@@ -403,7 +438,7 @@ def build(raw: Mapping[str, Any]) -> Continuum:
     phrases = tuple(Phrase(
         indicator=p["indicator"], text=p["text"], domain=Domain(p["domain"]),
         level=_level(p["level"], f"phrase {p['indicator']}"), flag=p.get("flag"),
-        young_only=bool(p.get("young_only", False)),
+        young_only=bool(p.get("young_only", False)), history=p.get("history"),
         patterns=_patterns(p["patterns"], f"phrase {p['indicator']}"))
         for p in raw.get("phrase", []))
     records = []
@@ -418,21 +453,9 @@ def build(raw: Mapping[str, Any]) -> Continuum:
             trio=r.get("trio"), incident=bool(r.get("incident", False)),
             injury=bool(r.get("injury", False)),
             min_risk=RISK_LEVEL[r.get("min_risk", "low")]))
-    combinations = []
-    for c in raw.get("combination", []):
-        cid = c.get("id", "?")
-        when = c.get("when") or {}
-        if not when:
-            raise ValueError(f"combination {cid}: no conditions")
-        for name, value in when.items():
-            kind = _CONDITIONS.get(name)
-            if kind is None:
-                raise ValueError(f"combination {cid}: unknown condition {name}")
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise ValueError(f"combination {cid}: {name} expects {kind.__name__}")
-        combinations.append(Combination(cid, c["text"], _level(c["level"], f"combination {cid}"),
-                                        when))
-    ids = [c.combination_id for c in combinations]
+    combinations = _combinations(raw.get("combination", []), "combination")
+    protective = _combinations(raw.get("protective", []), "protective")
+    ids = [c.combination_id for c in (*combinations, *protective)]
     if len(ids) != len(set(ids)):
         raise ValueError("combination ids must be unique")
     c = raw.get("consent", {})
@@ -441,5 +464,23 @@ def build(raw: Mapping[str, Any]) -> Continuum:
                                     "nfa_advice")}
     return Continuum(version=version, levels=levels, vulnerability=vulnerability,
                      factors=factors, phrases=phrases, records=tuple(records),
-                     combinations=tuple(combinations),
+                     combinations=combinations, protective=protective,
                      consent=Consent(frozenset(c.get("single_agency_referrers", [])), texts))
+
+
+def _combinations(raw: Sequence[Mapping[str, Any]], kind_name: str) -> tuple[Combination, ...]:
+    combinations = []
+    for c in raw:
+        cid = c.get("id", "?")
+        when = c.get("when") or {}
+        if not when:
+            raise ValueError(f"{kind_name} {cid}: no conditions")
+        for name, value in when.items():
+            kind = _CONDITIONS.get(name)
+            if kind is None:
+                raise ValueError(f"{kind_name} {cid}: unknown condition {name}")
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ValueError(f"{kind_name} {cid}: {name} expects {kind.__name__}")
+        combinations.append(Combination(cid, c["text"], _level(c["level"], f"{kind_name} {cid}"),
+                                        when))
+    return tuple(combinations)
