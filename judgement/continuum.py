@@ -7,7 +7,7 @@ argue about is in the file, not here.
 """
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +153,7 @@ class Continuum:
     combinations: tuple[Combination, ...]
     consent: Consent
     protective: tuple[Combination, ...] = ()
+    protection: frozenset[str] = frozenset()
 
     # -- what the case holds -------------------------------------------------
 
@@ -182,7 +183,7 @@ class Continuum:
         for contact in facts.contacts:
             if contact.urgency.value == "immediate":
                 seen.add("referrer-immediate", "The referrer says the child is in immediate "
-                         "danger", Domain.DEVELOPMENT, 3, "contact", "urgency: immediate")
+                         "danger", Domain.DEVELOPMENT, 4, "contact", "urgency: immediate")
             for phrase in self.phrases:
                 if phrase.young_only and not young:
                     continue
@@ -353,6 +354,10 @@ class Continuum:
                          version=self.version, advice=advice, explanation=explanation,
                          unfloored=reached_rag)
 
+    def child_protection(self, concerns: Iterable[str]) -> bool:
+        """A concern where seeking consent could itself put the child at risk."""
+        return bool(self.protection & set(concerns))
+
     def advice_for(self, outcome: Outcome) -> str | None:
         t = self.consent.texts
         return {Outcome.NFA: t["nfa_advice"],
@@ -429,6 +434,8 @@ def build(raw: Mapping[str, Any]) -> Continuum:
             raise ValueError(f"factor {code}: trio must be one of {', '.join(TRIO)}")
         factors[code] = (Domain(entry["domain"]), _level(entry["level"], f"factor {code}"),
                          str(entry["text"]), trio, bool(entry.get("injury", False)))
+    protection = frozenset(code for code, entry in raw.get("factors", {}).items()
+                           if entry.get("protection"))
     unmapped = sorted(set(cin_factors()) - set(factors))
     if unmapped:
         raise ValueError(f"CIN factor(s) with no domain and level: {', '.join(unmapped)}")
@@ -463,7 +470,7 @@ def build(raw: Mapping[str, Any]) -> Continuum:
                                     "single_agency", "single_agency_advice", "nfa",
                                     "nfa_advice")}
     return Continuum(version=version, levels=levels, vulnerability=vulnerability,
-                     factors=factors, phrases=phrases, records=tuple(records),
+                     factors=factors, protection=protection, phrases=phrases, records=tuple(records),
                      combinations=combinations, protective=protective,
                      consent=Consent(frozenset(c.get("single_agency_referrers", [])), texts))
 

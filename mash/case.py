@@ -36,7 +36,14 @@ from contracts.casework import (
 from contracts.codes import cin_factors
 from contracts.contact import Contact, Rag
 from contracts.envelope import CONTENT_TYPE, Event
-from contracts.events import CaseOpenedData, DecisionData, FindingData, Outcome
+from contracts.events import (
+    CaseOpenedData,
+    DecisionData,
+    Domain,
+    Explanation,
+    FindingData,
+    Outcome,
+)
 from mash.settings import StackSettings
 from plumbing.settings import ServiceSettings
 
@@ -123,6 +130,35 @@ def _rag_trail(doc: dict[str, Any], opened: CaseOpenedData) -> list[str]:
     return [f"  {name:<12} {rag:<6} {why}" for name, rag, why in rows]
 
 
+def _why(doc: dict[str, Any]) -> list[str]:
+    """The threshold model's explanation: indicators by domain, with where
+    each came from, the combinations and floors applied, consent, and the
+    evidence missing."""
+    source = doc.get("proposal") or {}
+    raw = source.get("explanation") or (doc.get("decision") or {}).get("explanation")
+    if not raw:
+        return []
+    e = Explanation.model_validate(raw)
+    lines = ["", f"Why (threshold model {source.get('rule_set_version', '?')}): the indicators "
+                 f"reach level {e.level}"]
+    for domain in Domain:
+        found = [i for i in e.indicators if i.domain is domain]
+        if found:
+            lines.append(f"  {domain.value}")
+            lines += [f"    L{i.level} {i.text} - {i.source}"
+                      + (f": {i.evidence}" if i.evidence else "") for i in found]
+    lines += [f"  applied  {c.rule_id}: {c.text}" for c in e.combinations]
+    for f in e.floors:
+        lines.append(f"  floor    {f.floor} {f.rag.value}"
+                     + (" - held the RAG above the indicators" if f.applied else ""))
+    if e.consent:
+        lines.append(f"  consent  {e.consent}")
+    if e.missing:
+        lines.append("  missing  no evidence from " + ", ".join(e.missing)
+                     + ": decided without it")
+    return lines
+
+
 def _chronology(opened: CaseOpenedData, added: list[Contact],
                 findings: dict[str, FindingData]) -> list[str]:
     people: dict[str, str] = {}
@@ -147,6 +183,12 @@ def _chronology(opened: CaseOpenedData, added: list[Contact],
     return lines
 
 
+def _flag(doc: dict[str, Any]) -> str:
+    if (doc.get("decision") or {}).get("decided_by") == "rules":
+        return "AWAITING A MANAGER'S CONFIRMATION"
+    return "FLAGGED FOR REVIEW"
+
+
 def render(doc: dict[str, Any]) -> list[str]:
     """The product: one readable record of the case."""
     case_id = str(doc["_id"])
@@ -159,7 +201,7 @@ def render(doc: dict[str, Any]) -> list[str]:
     decisions = doc.get("decisions") or []
     title = {"gathering": "gathering findings", "proposed": "awaiting a manager's decision",
              "decided": f"decided (v{len(decisions)})"}.get(state, state)
-    lines = [f"Case {case_id} - {title}" + ("  ** FLAGGED FOR REVIEW **" if doc.get("review")
+    lines = [f"Case {case_id} - {title}" + (f"  ** {_flag(doc)} **" if doc.get("review")
                                             else ""),
              f"opened {_when(opened.opened_at)}; research deadline "
              f"{_when(opened.research_deadline)}", ""]
@@ -176,6 +218,7 @@ def render(doc: dict[str, Any]) -> list[str]:
     lines += ["", "Chronology (every agency's findings, oldest first)"]
     lines += _chronology(opened, added, findings)
     lines += ["", "RAG", *_rag_trail(doc, opened)]
+    lines += _why(doc)
     decision = doc.get("decision")
     if decision:
         d = DecisionData.model_validate(decision)
@@ -266,7 +309,7 @@ def list_cases(
         d = doc.get("decision") or doc.get("proposal") or {}
         typer.echo(f"{doc['_id']:<14} {doc.get('state', '?'):<9} {d.get('rag', '-'):<6} "
                    f"{d.get('outcome', '-'):<28} {doc['opened']['contact']['contact_id']}"
-                   + ("  REVIEW" if doc.get("review") else ""))
+                   + (f"  {_flag(doc)}" if doc.get("review") else ""))
 
 
 # --- commands ----------------------------------------------------------------

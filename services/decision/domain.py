@@ -68,6 +68,8 @@ LEVEL_FOR = {Outcome.STRATEGY_DISCUSSION: 4, Outcome.ASSESSMENT: 3, Outcome.EARL
              Outcome.SINGLE_AGENCY: 1, Outcome.NFA: 1}
 # Timescales an acknowledgement from the receiving team meets.
 MET_BY_ACK = frozenset({"s47-to-duty", "outcome-48h"})
+CONFIRMATION = ("Authorised by the rules (auto-authorise, a demo convenience): a manager "
+                "confirms or overrides every RED and AMBER decision")
 # A reason's words (the whole rationale stays on the decision and in the history).
 REASON_CHARS = 1000
 
@@ -442,6 +444,10 @@ def _authorise_by_rules(step: Step, now: datetime, policy: Policy, cause: str | 
             now, rag=p.rag, outcome=p.outcome, rule_ids=[r.rule_id for r in p.reasons],
             cause=cause)
     _finalise(step, decision, now, policy)
+    if p.rag is not Rag.GREEN:
+        # Auto-authorise is a demo convenience: a RED or AMBER decision still
+        # waits for a manager to confirm it (`decide` authorise) or override it.
+        case.review.append(CONFIRMATION)
 
 
 def _set_proposal(step: Step, now: datetime, policy: Policy, why: str,

@@ -103,7 +103,7 @@ def test_without_auto_authorise_the_rules_only_propose() -> None:
     [proposed] = of(step, CaseChanged)
     assert proposed.data.kind is HistoryKind.PROPOSED
     # The police rated it AMBER and intake triaged it AMBER: floors the rules keep.
-    assert proposed.data.rule_ids == ["L3", "FLOOR-REFERRER", "FLOOR-TRIAGE"]
+    assert proposed.data.rule_ids == ["L2", "FLOOR-REFERRER", "FLOOR-TRIAGE"]
 
 
 def test_the_research_deadline_completes_gathering_with_who_is_missing() -> None:
@@ -184,7 +184,8 @@ def test_commands_that_cannot_apply_are_refused_on_the_record(
     if state_of == "gathering":
         case = answered(new_case(), FRIDAY_1655, MANUAL, police=finding("police")).case
     elif state_of == "decided":
-        case = all_in(AUTO).case
+        case = all_in(AUTO, referrer_rag=None, triage=Rag.GREEN).case
+        assert not case.review, "a GREEN decision by the rules waits for nobody"
     else:
         case = all_in().case
     step = domain.command(case, cmd(), FRIDAY_1655, MANUAL)
@@ -273,7 +274,7 @@ def test_a_contact_added_while_gathering_counts_in_the_proposal() -> None:
     rec.findings["health"] = finding("health")
     step = domain.finding(rec, "health", FRIDAY_1655, MANUAL, "f")
     assert step.case.proposal is not None
-    assert step.case.proposal.reasons[0].rule_id == "L3"
+    assert step.case.proposal.rag is Rag.AMBER
     assert step.case.proposal.explanation is not None
     assert "cin-16A" in [i.indicator for i in step.case.proposal.explanation.indicators]
 
@@ -382,3 +383,16 @@ def test_history_events_go_to_the_history_topic_with_stable_ids() -> None:
     a, b = all_in(AUTO), all_in(AUTO)
     assert [(t, e.id) for t, e in a.emit] == [(t, e.id) for t, e in b.emit]
     assert {t for t, _ in a.emit} == {topics.CASE_HISTORY, topics.DECISIONS}
+
+
+def test_an_auto_authorised_red_or_amber_decision_awaits_a_managers_confirmation() -> None:
+    step = all_in(AUTO)  # police AMBER: the rules authorise, and a manager must confirm
+    [decision] = of(step, DecisionMade)
+    assert decision.data.rag is Rag.AMBER
+    assert decision.data.decided_by == "rules"
+    assert step.case.review == [domain.CONFIRMATION]
+    step = domain.command(step.case, decide("authorise", rationale="Agree: repeat incidents."),
+                          FRIDAY_1655, MANUAL)
+    assert not of(step, DecisionMade), "confirming changes nothing that notify must know"
+    assert of(step, CaseChanged)[0].data.kind is HistoryKind.REVIEWED
+    assert step.case.review == []

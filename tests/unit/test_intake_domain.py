@@ -21,12 +21,17 @@ WINDOWS = domain.ResearchWindows(red=timedelta(hours=2), amber=timedelta(hours=6
     [
         ({"concerns": ["19C"], "referrer_rag": None}, Rag.RED),
         ({"concerns": ["20"], "urgency": "immediate", "referrer_rag": None}, Rag.RED),
-        ({"concerns": ["16A"], "referrer_rag": None}, Rag.AMBER),
+        # A code names the category; the severity comes from what else is said.
+        ({"concerns": ["16A"], "referrer_rag": None}, Rag.GREEN),
+        ({"concerns": ["16A"], "referrer_rag": None, "analysis": "The toddler is often "
+          "left alone in the flat and was found unfed and hungry."}, Rag.RED),
         ({"concerns": ["20"], "referrer_rag": None}, Rag.GREEN),
         # The referrer's rating is never lowered by triage...
         ({"concerns": ["20"], "referrer_rag": "RED"}, Rag.RED),
         # ...and never lowers what the concerns suggest.
-        ({"concerns": ["18C"], "referrer_rag": "GREEN"}, Rag.RED),
+        ({"concerns": ["18C"], "referrer_rag": "GREEN"}, Rag.AMBER),
+        ({"concerns": ["18C"], "referrer_rag": "GREEN",
+          "analysis": "Bruising to the child's back where her father hit her."}, Rag.RED),
     ],
 )
 def test_triage_takes_the_higher_of_referrer_and_concerns(overrides: dict[str, object],

@@ -84,7 +84,7 @@ def test_a_decided_case_with_nothing_owed_is_not_open() -> None:
 
 def test_a_decision_is_counted_once_with_its_time_and_the_timescales_it_met() -> None:
     case = new_case()
-    labels = {"rag": "AMBER", "outcome": "child-and-family-assessment", "decided_by": "rules"}
+    labels = {"rag": "AMBER", "outcome": "nfa", "decided_by": "rules"}
     decisions = sample("mash_decisions_total", **labels)
     met = sample("mash_timescales_closed_total", timescale="decision-working-day", result="met")
     timed = sample("mash_time_to_decision_seconds_count", rag="AMBER")
