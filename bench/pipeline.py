@@ -1075,7 +1075,7 @@ async def measure(opts: Options) -> dict[str, Any]:
         say(line)
 
     with tempfile.TemporaryDirectory(prefix="mash-bench-") as home:
-        stack = Stack(stack_settings(Path(home)), quiet_services=True, echo=echo)
+        stack = Stack(stack_settings(Path(home)), quiet_services=True, auto_authorise=True, echo=echo)
         bench: Bench | None = None
         try:
             say("stack: starting broker and database")

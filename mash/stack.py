@@ -160,8 +160,12 @@ def write_prometheus_targets(home: Path, ports: dict[str, int]) -> Path:
 
 class Stack:
     def __init__(self, settings: StackSettings, *, echo: Printer = print,
-                 quiet_services: bool = False) -> None:
+                 quiet_services: bool = False, auto_authorise: bool = False) -> None:
         self.settings = settings
+        # The rules authorise their own proposals (a RED or AMBER one still
+        # awaits a manager's confirmation): the demo's and the tests'
+        # convenience, never the default.
+        self.auto_authorise = auto_authorise
         self.echo = echo
         self.quiet = quiet_services
         self.children: list[Child] = []
@@ -181,9 +185,7 @@ class Stack:
             "MASH_KAFKA_HEARTBEAT_INTERVAL_MS": str(s.kafka_heartbeat_interval_ms),
             "PYTHONUNBUFFERED": "1",
         })
-        # The embedded stack runs unattended unless told otherwise: decisions
-        # are authorised by the rules and marked so. Production leaves it off.
-        env.setdefault("MASH_AUTO_AUTHORISE", "true")
+        env.setdefault("MASH_AUTO_AUTHORISE", "true" if self.auto_authorise else "false")
         return env
 
     async def start(self) -> None:

@@ -32,7 +32,7 @@ def environment(env: dict[str, str]) -> Iterator[None]:
 @asynccontextmanager
 async def own_stack(home: Path, services: list[str], env: dict[str, str]) -> AsyncIterator[Stack]:
     with environment(env):
-        running = Stack(stack_settings(home), quiet_services=True)
+        running = Stack(stack_settings(home), quiet_services=True, auto_authorise=True)
         try:
             await running.start_servers()
             await running.start_services(only=services, env=env)

@@ -52,7 +52,7 @@ def agency_config() -> Iterator[None]:
 async def fault_stack(agency_config: None,
                       tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     running = Stack(stack_settings(tmp_path_factory.mktemp("faults")), quiet_services=True,
-                    echo=lambda line: None)
+                    auto_authorise=True, echo=lambda line: None)
     try:
         await running.start_servers()
         await running.start_services(only=SERVICES, env={**ENV, **SHORT_WINDOWS})

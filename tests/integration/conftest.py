@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     home: Path = tmp_path_factory.mktemp("mash")
-    running = Stack(stack_settings(home), quiet_services=True)
+    running = Stack(stack_settings(home), quiet_services=True, auto_authorise=True)
     try:
         await running.start()
         yield running

@@ -31,7 +31,7 @@ SECONDS = 2.0
 
 @pytest.fixture
 async def servers(tmp_path: Path) -> AsyncIterator[Stack]:
-    running = Stack(stack_settings(tmp_path / "durability"), quiet_services=True,
+    running = Stack(stack_settings(tmp_path / "durability"), quiet_services=True, auto_authorise=True,
                     echo=lambda line: None)
     try:
         await running.start_servers()

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 async def police_only(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    running = Stack(stack_settings(tmp_path_factory.mktemp("priority")), quiet_services=True)
+    running = Stack(stack_settings(tmp_path_factory.mktemp("priority")), quiet_services=True,
+                    auto_authorise=True)
     try:
         await running.start_servers()
         await running.start_services(only=["research-police"])
