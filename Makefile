@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install tools run demo test lint typecheck imports unit integration e2e faults contracts clean
+.PHONY: install tools run demo test lint typecheck imports calibration unit integration e2e faults contracts clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ demo: install
 	$(VENV)/bin/mash demo
 
 ## Lint, types, architecture, then every test layer (starts and stops its own servers).
-test: install tools lint typecheck imports
+test: install tools lint typecheck imports calibration
 	$(PY) -m pytest -p no:cacheprovider --durations=15
 
 lint: install
@@ -45,6 +45,11 @@ typecheck: install
 
 imports: install
 	$(VENV)/bin/lint-imports
+
+## The threshold model against the calibration set: fails on any dangerous
+## downgrade, exact RAG below 90% or outcome below 85%.
+calibration: install
+	$(VENV)/bin/mash rules check
 
 unit: install
 	$(PY) -m pytest tests/unit

@@ -18,6 +18,7 @@ from mash.keys import keys_app
 from mash.quarantine import quarantine_app
 from mash.reconcile import reconcile
 from mash.report.cli import report_app
+from mash.rules import rules_app
 from mash.settings import StackSettings
 from mash.stack import Stack, StackError, port_free
 from mash.topics import create_topics
@@ -32,6 +33,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(report_app, name="report")
+app.add_typer(rules_app, name="rules")
 app.command()(reconcile)
 
 
@@ -64,7 +66,7 @@ async def _until_stopped(stack: Stack,
 
 async def _up(demo: bool, pace: float, prometheus: bool) -> int:
     settings = StackSettings()
-    stack = Stack(settings, echo=_echo, quiet_services=demo)
+    stack = Stack(settings, echo=_echo, quiet_services=demo, auto_authorise=demo)
     started = time.monotonic()
     try:
         await stack.start()
@@ -117,7 +119,7 @@ async def _demo(contacts: int, timeout: float, seed: int, verbose: bool = False)
     stack: Stack | None = None
     if port_free(settings.kafka_port):
         _echo(f"mash demo: no stack on {settings.bootstrap}; starting one")
-        stack = Stack(settings, echo=_echo, quiet_services=not verbose)
+        stack = Stack(settings, echo=_echo, quiet_services=not verbose, auto_authorise=True)
         try:
             started = time.monotonic()
             await stack.start()
