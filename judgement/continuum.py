@@ -9,6 +9,7 @@ argue about is in the file, not here.
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from contracts.codes import cin_factors
@@ -40,6 +41,7 @@ _WORD_NUMBERS = {"second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th"
 _PLURAL_COUNT = re.compile(r"\b(\d+|two|three|four|five|six)\b")
 
 
+@lru_cache(maxsize=8192)
 def _tokens(text: str) -> tuple[str, ...]:
     return tuple(t for t in re.split(r"[^a-z0-9]+", text.lower()) if t)
 
@@ -154,6 +156,18 @@ class Continuum:
     consent: Consent
     protective: tuple[Combination, ...] = ()
     protection: frozenset[str] = frozenset()
+    # Record type of each (category, risk, words) seen: replaying thousands
+    # of cases meets the same few hundred again and again.
+    _kinds: dict[tuple[str, str, str | None], "RecordType | None"] = field(
+        default_factory=dict, compare=False, repr=False)
+
+    def _kind(self, item: FindingItem) -> "RecordType | None":
+        key = (item.category, item.risk, item.summary)
+        if key not in self._kinds:
+            if len(self._kinds) > 50_000:
+                self._kinds.clear()
+            self._kinds[key] = next((r for r in self.records if r.matches(item)), None)
+        return self._kinds[key]
 
     # -- what the case holds -------------------------------------------------
 
@@ -205,7 +219,7 @@ class Continuum:
         for agency in sorted(facts.findings):
             grouped: dict[tuple[str, str, Domain], list[tuple[FindingItem, int]]] = {}
             for item in facts.findings[agency].items:
-                kind = next((r for r in self.records if r.matches(item)), None)
+                kind = self._kind(item)
                 child = item.person_ref.startswith("child")
                 level = max(kind.level if kind else 1, RISK_LEVEL[item.risk])
                 if child and item.risk == "high":
