@@ -180,7 +180,8 @@ class Continuum:
                      "expected date of delivery")
             seen.flags.add("baby")
         if any(a is not None and 0 <= a < v.baby_days for a in ages):
-            seen.add("baby", "A baby under one", Domain.DEVELOPMENT, 1, "contact",
+            seen.add("baby", f"A child under {v.baby_days // 365 or 1} year(s) old",
+                     Domain.DEVELOPMENT, 1, "contact",
                      "date of birth")
             seen.flags.add("baby")
         if any(a is not None and 0 <= a < v.non_mobile_days for a in ages):
@@ -311,7 +312,9 @@ class Continuum:
         if level >= 3:
             return outcome, Reason(rule_id=f"L{level}", text=text), None
         consent, asked = _consented(facts), _asked(facts, seen)
-        professional = facts.contact.referrer.agency in self.consent.single_agency_referrers
+        # Any contact's referrer that works with the family can lead the response.
+        professional = any(c.referrer.agency in self.consent.single_agency_referrers
+                           for c in facts.contacts)
         # Consent to share a concern is not a request for Early Help: the
         # family asking for it (or agreeing to it) is.
         if consent and asked:
