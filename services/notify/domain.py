@@ -7,6 +7,7 @@ from contracts.casework import EscalationData, OutcomeEscalated
 from contracts.contact import Rag
 from contracts.envelope import derived_id
 from contracts.events import (
+    DecisionData,
     DecisionMade,
     Destination,
     Due,
@@ -106,6 +107,19 @@ def route(decision: DecisionMade, ack_window: timedelta | None = None
     return TOPIC[destination], event
 
 
+RANK = {Rag.GREEN: 0, Rag.AMBER: 1, Rag.RED: 2}
+
+
+def lowered(d: DecisionData) -> str:
+    """A partner's rating lowered is a named manager's recorded decision, and
+    the partner is told who and why."""
+    if d.referrer_rag is None or RANK[d.rag] >= RANK[d.referrer_rag]:
+        return ""
+    why = next((r.text for r in d.reasons if r.rule_id == "FLOOR-LOWERED"), None)
+    return (f"Your rating of {d.referrer_rag.value} was lowered to {d.rag.value} by "
+            f"{d.decided_by}" + (f" ({why})" if why else "") + ". ")
+
+
 def feedback(decision: DecisionMade, senders: tuple[str, ...]
              ) -> list[tuple[str, ReferrerFeedback]]:
     """Every contact in the case is answered on its own sender's topic, and no
@@ -123,6 +137,8 @@ def feedback(decision: DecisionMade, senders: tuple[str, ...]
             continue
         said = decided if referral.kind != "confidential-enquiry" else \
             f"In answer to your confidential enquiry about case {d.case_id}: {decided}"
+        if referral.contact_id == (d.contact_ids[0] if d.contact_ids else None):
+            said = lowered(d) + said
         event = ReferrerFeedback.new(
             FeedbackData(
                 case_id=d.case_id,

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 async def test_replay_re_decides_the_recorded_cases_and_accounts_for_every_one(
         stack: Stack, wire: Wire) -> None:
-    cids = [f"rp-{uuid.uuid4().hex[:8]}" for _ in range(4)]
+    cids = [f"rp-{uuid.uuid4().hex[:8]}" for _ in range(2)]
     for cid in cids:
         await wire.send(topics.CONTACTS_SUBMITTED, contact_about_a_new_family(cid), key=cid)
     cases = set()
@@ -27,9 +27,11 @@ async def test_replay_re_decides_the_recorded_cases_and_accounts_for_every_one(
         [(_, raw)] = await wire.wait_for(topics.OUTCOME_TOPICS, about(cid), timeout=30)
         cases.add(OutcomeRouted.model_validate_json(raw).data.case_id)
 
-    # The rule set that decided them re-decides them the same.
+    # The rule set that decided them re-decides them the same; only cases
+    # opened since yesterday, ours among them.
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     done = await mash_cli(stack.settings, "rules", "replay", "--rules", "2026.12-1", "--json",
-                          timeout=60)
+                          "--since", yesterday, timeout=60)
     assert done.returncode == 0, done.stderr
     same = json.loads(done.stdout)
     assert same["read"] >= len(cases)
@@ -60,14 +62,8 @@ async def test_replay_re_decides_the_recorded_cases_and_accounts_for_every_one(
     assert len(lines) == int(changed.group(1))
     assert all(line.split()[0].startswith("CASE-") for line in lines), lines
 
-    # Only cases opened on or after a day: ours since yesterday, none from the future.
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
-    assert await read_since(stack, yesterday) >= len(cases)
-    assert await read_since(stack, "2099-01-01") == 0
-
-
-async def read_since(stack: Stack, day: str) -> int:
+    # None opened in the future.
     done = await mash_cli(stack.settings, "rules", "replay", "--rules", "2026.11-1",
-                          "--since", day, "--json", timeout=60)
+                          "--since", "2099-01-01", "--json", timeout=60)
     assert done.returncode == 0, done.stderr
-    return int(json.loads(done.stdout)["read"])
+    assert json.loads(done.stdout)["read"] == 0

@@ -84,3 +84,16 @@ def test_every_contact_in_a_case_is_answered_on_its_own_senders_topic_alone() ->
     # The first keeps the id feedback always had: a re-delivered decision repeats nothing.
     assert told[0][1].id == domain.feedback(decision(Outcome.ASSESSMENT),
                                             topics.senders())[0][1].id
+
+
+def test_a_referrer_whose_rating_was_lowered_hears_who_lowered_it_and_why() -> None:
+    event = decision(Outcome.EARLY_HELP, "police")
+    lowered = event.model_copy(update={"data": event.data.model_copy(update={
+        "rag": Rag.GREEN, "referrer_rag": Rag.AMBER, "decided_by": "mgr-bob",
+        "reasons": [Reason(rule_id="FLOOR-LOWERED", text="Rated GREEN, below the referrer's "
+                           "AMBER, by mgr-bob: first incident, family asks for help")]})})
+    [(_, told)] = domain.feedback(lowered, topics.senders())
+    assert told.data.message.startswith("Your rating of AMBER was lowered to GREEN by mgr-bob")
+    assert "family asks for help" in told.data.message
+    [(_, kept)] = domain.feedback(decision(Outcome.EARLY_HELP, "police"), topics.senders())
+    assert "lowered" not in kept.data.message

@@ -33,7 +33,7 @@ def contact(**overrides: Any) -> Contact:
 def held(agency: str, *items: tuple[str, str, str]) -> dict[str, FindingData]:
     return {agency: FindingData(
         enquiry_id=f"e-{agency}", case_id="C", agency=agency, result="trace",
-        items=[FindingItem(person_ref=who, category=cat, risk=risk, summary=None,  # type: ignore[arg-type]
+        items=[FindingItem(person_ref=who, category=cat, risk=risk, summary=None,
                            occurred_on=None) for who, cat, risk in items],
         disclosure_level="known-only", lawful_basis="x",
         answered_at=datetime(2026, 11, 16, 11, tzinfo=UTC))}
