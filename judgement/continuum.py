@@ -483,7 +483,7 @@ def build(raw: Mapping[str, Any]) -> Continuum:
     if len(ids) != len(set(ids)):
         raise ValueError("combination ids must be unique")
     c = raw.get("consent", {})
-    texts = {k: str(c[k]) for k in ("early_help", "request", "no_consent", "no_consent_advice",
+    texts = {k: str(c[k]) for k in ("request", "no_consent", "no_consent_advice",
                                     "single_agency", "single_agency_advice", "nfa",
                                     "nfa_advice")}
     return Continuum(version=version, levels=levels, vulnerability=vulnerability,
