@@ -11,6 +11,7 @@ RUN useradd --system --create-home --uid 10001 mash
 WORKDIR /src
 COPY pyproject.toml ./
 COPY contracts/ contracts/
+COPY judgement/ judgement/
 COPY plumbing/ plumbing/
 COPY services/ services/
 COPY mash/ mash/
