@@ -3,6 +3,6 @@ decision's proposal, so the two cannot disagree. Pure: no I/O but reading
 its own rule sets."""
 
 from judgement.facts import Facts
-from judgement.model import CURRENT_VERSION, Judgement, Model, load, load_file, parse
+from judgement.model import CURRENT_VERSION, Judgement, Model, load, load_file, named, parse
 
-__all__ = ["CURRENT_VERSION", "Facts", "Judgement", "Model", "load", "load_file", "parse"]
+__all__ = ["CURRENT_VERSION", "Facts", "Judgement", "Model", "load", "load_file", "named", "parse"]

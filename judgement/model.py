@@ -67,6 +67,17 @@ def load_file(path: Path) -> Model:
     return parse(path.read_text(encoding="utf-8"))
 
 
+def named(rules: str | Path) -> Model:
+    """A rule set file when one is there, else a version in judgement/rules
+    (what an operator types after ``--rules``)."""
+    path = Path(rules)
+    if path.is_file():
+        return load_file(path)
+    if path.suffix == ".toml" or len(path.parts) > 1:
+        raise ValueError(f"no such rule set file: {path}")
+    return load(str(path))
+
+
 @cache
 def load(version: str = CURRENT_VERSION) -> Model:
     path = RULES_DIR / f"{version}.toml"

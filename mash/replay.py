@@ -21,7 +21,7 @@ import typer
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from judgement import Model, load, load_file
+from judgement import Model, named
 from judgement.replay import FIELDS, Replay, replay_documents
 from mash.case import DATABASE, CaseSettings
 
@@ -29,15 +29,6 @@ from mash.case import DATABASE, CaseSettings
 # batches, small enough that one batch of long analyses stays a few MB.
 BATCH = 1000
 ORDER = {"down": 0, "up": 1, "same": 2}
-
-
-def resolve(rules: Path) -> Model:
-    """A rule set file when one is there, else a version in judgement/rules."""
-    if rules.is_file():
-        return load_file(rules)
-    if rules.suffix == ".toml" or len(rules.parts) > 1:
-        raise ValueError(f"no such rule set file: {rules}")
-    return load(str(rules))
 
 
 def query(since: datetime | None) -> dict[str, Any]:
@@ -162,7 +153,7 @@ def replay(
     """Re-decide every recorded case with another rule set, from the facts the
     decision stored with it; print what would change. Emits nothing."""
     try:
-        model = resolve(rules)
+        model = named(rules)
     except (OSError, ValueError) as error:
         typer.echo(f"mash rules replay: {error}", err=True)
         raise typer.Exit(2) from error

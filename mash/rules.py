@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from judgement import CURRENT_VERSION, Model, load, load_file
+from judgement import CURRENT_VERSION, named
 from judgement.calibration import MIN_EXACT_RAG, MIN_OUTCOME, Verdict, check, load_vignettes
 from mash.replay import replay
 
@@ -16,12 +16,6 @@ rules_app.command("replay")(replay)
 
 
 VIGNETTES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "vignettes"
-
-
-def model_named(rules: str) -> Model:
-    """A rule set by file, or by the version name of one in judgement/rules."""
-    path = Path(rules)
-    return load_file(path) if path.is_file() else load(rules)
 
 
 def _row(v: Verdict) -> str:
@@ -44,7 +38,7 @@ def check_command(
     """Run the calibration set through a rule set and print the agreement;
     exits 1 on any dangerous downgrade, exact RAG below 90% or outcome below 85%."""
     try:
-        model = model_named(rules)
+        model = named(rules)
         agreement = check(model, load_vignettes(vignettes))
     except (OSError, ValueError) as exc:
         typer.echo(f"mash rules check: {exc}", err=True)

@@ -18,6 +18,7 @@ from contracts.events import (
     Referral,
     ReferrerFeedback,
 )
+from judgement.facts import below
 
 SOURCE = "/mash/notify"
 
@@ -107,13 +108,10 @@ def route(decision: DecisionMade, ack_window: timedelta | None = None
     return TOPIC[destination], event
 
 
-RANK = {Rag.GREEN: 0, Rag.AMBER: 1, Rag.RED: 2}
-
-
 def lowered(d: DecisionData) -> str:
     """A partner's rating lowered is a named manager's recorded decision, and
     the partner is told who and why."""
-    if d.referrer_rag is None or RANK[d.rag] >= RANK[d.referrer_rag]:
+    if d.referrer_rag is None or not below(d.rag, d.referrer_rag):
         return ""
     why = next((r.text for r in d.reasons if r.rule_id == "FLOOR-LOWERED"), None)
     return (f"Your rating of {d.referrer_rag.value} was lowered to {d.rag.value} by "

@@ -10,10 +10,10 @@ import pytest
 
 from contracts.contact import Rag
 from contracts.events import CaseOpenedData, FindingData, FindingItem, Outcome
-from judgement import Facts, load, parse
+from judgement import Facts, load, named, parse
 from judgement.model import RULES_DIR
 from judgement.replay import Recorded, facts_of, replay, replay_documents
-from mash.replay import render, resolve
+from mash.replay import render
 from services.decision import domain
 from tests.factories import contact
 
@@ -188,9 +188,9 @@ def test_the_decision_service_s_own_document_replays_to_what_it_recorded() -> No
 
 
 def test_rules_are_a_file_or_a_version_name(tmp_path: Path) -> None:
-    assert resolve(Path("2026.11-1")).version == "2026.11-1"
-    assert resolve(RULES_DIR / "2026.12-1.toml").version == "2026.12-1"
+    assert named(Path("2026.11-1")).version == "2026.11-1"
+    assert named(RULES_DIR / "2026.12-1.toml").version == "2026.12-1"
     with pytest.raises(ValueError, match="no such rule set file"):
-        resolve(tmp_path / "new.toml")
+        named(tmp_path / "new.toml")
     with pytest.raises(ValueError, match="no rule set"):
-        resolve(Path("2099.01-1"))
+        named(Path("2099.01-1"))
