@@ -61,17 +61,24 @@ class Phrase:
     young_only: bool
     patterns: tuple[re.Pattern[str], ...]
     history: str | None = None
+    all_of: tuple[re.Pattern[str], ...] = ()
 
     def find(self, analysis: str) -> str | None:
-        """The first words that match and are not denied."""
-        for pattern in self.patterns:
-            for m in pattern.finditer(analysis):
-                before = analysis[max(0, m.start() - 40):m.start()]
-                sentence = re.split(r"[.;!?]", before)[-1]
-                if _NEGATION.search(" ".join(sentence.split()[-3:])):
-                    continue
-                return m.group(0)
-        return None
+        """The first words that match and are not denied (with ``all_of``,
+        each pattern's words, joined)."""
+        if self.all_of:
+            found = [_said(p, analysis) for p in self.all_of]
+            return " ... ".join(f for f in found if f) if all(found) else None
+        return next((w for w in (_said(p, analysis) for p in self.patterns) if w), None)
+
+
+def _said(pattern: re.Pattern[str], analysis: str) -> str | None:
+    for m in pattern.finditer(analysis):
+        before = analysis[max(0, m.start() - 40):m.start()]
+        sentence = re.split(r"[.;!?]", before)[-1]
+        if not _NEGATION.search(" ".join(sentence.split()[-3:])):
+            return m.group(0)
+    return None
 
 
 @dataclass(frozen=True)
@@ -459,11 +466,16 @@ def build(raw: Mapping[str, Any]) -> Continuum:
     unknown = sorted(set(factors) - set(cin_factors()))
     if unknown:
         raise ValueError(f"not CIN factor codes: {', '.join(unknown)}")
+    for p in raw.get("phrase", []):
+        if bool(p.get("patterns")) == bool(p.get("all_of")):
+            raise ValueError(f"phrase {p.get('indicator', '?')}: patterns or all_of, not both "
+                             "nor neither")
     phrases = tuple(Phrase(
         indicator=p["indicator"], text=p["text"], domain=Domain(p["domain"]),
         level=_level(p["level"], f"phrase {p['indicator']}"), flag=p.get("flag"),
         young_only=bool(p.get("young_only", False)), history=p.get("history"),
-        patterns=_patterns(p["patterns"], f"phrase {p['indicator']}"))
+        patterns=_patterns(p.get("patterns", []), f"phrase {p['indicator']}"),
+        all_of=_patterns(p.get("all_of", []), f"phrase {p['indicator']}"))
         for p in raw.get("phrase", []))
     records = []
     for r in raw.get("finding", []):
