@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from contracts import topics
@@ -85,18 +85,32 @@ class Wire:
                                      headers=[(k, v.encode()) for k, v in sent.items()])
 
     async def read(self, *topics: str) -> list[tuple[str, bytes]]:
-        """Everything on these topics now, from the beginning."""
-        consumer = AIOKafkaConsumer(*topics, bootstrap_servers=self.bootstrap, group_id=None,
+        """Everything on these topics now, from the beginning: read up to each
+        partition's end offset as it stood when the read began. (Stopping at
+        the first quiet poll instead cut a deep partition short whenever a
+        fetch took longer than the poll on a loaded machine, every time.)"""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
                                     auto_offset_reset="earliest", enable_auto_commit=False)
         await consumer.start()
         try:
+            await consumer.topics()  # the metadata that names each topic's partitions
+            parts = [TopicPartition(t, p) for t in topics
+                     for p in sorted(consumer.partitions_for_topic(t) or ())]
+            if not parts:
+                return []
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            ends = await consumer.end_offsets(parts)
             out: list[tuple[str, bytes]] = []
-            while True:
-                batch = await consumer.getmany(timeout_ms=500)
-                if not batch:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                behind = [tp for tp in parts if await consumer.position(tp) < ends[tp]]
+                if not behind:
                     return out
+                batch = await consumer.getmany(*behind, timeout_ms=500)
                 for records in batch.values():
                     out += [(r.topic, r.value) for r in records]
+            raise TimeoutError(f"could not read {', '.join(topics)} to its end in 120 s")
         finally:
             await consumer.stop()
 
