@@ -15,8 +15,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from contracts import topics
+from contracts.casework import COMMAND_SIGNER
 from contracts.envelope import CONTENT_TYPE, Event
-from mash.keys import KeyRing, signer_of
+from contracts.signing import load_private, sign
+from mash.keys import KeyRing, service_key_file, signer_of
 from mash.settings import StackSettings
 
 AUTO = "auto"
@@ -30,7 +32,7 @@ def free_port() -> int:
 
 def stack_settings(home: Path) -> StackSettings:
     return StackSettings(home=home, kafka_port=free_port(), mongo_port=free_port(),
-                         metrics_base_port=0, ready_timeout_seconds=120)
+                         metrics_base_port=0, desk_port=0, ready_timeout_seconds=120)
 
 
 def operator_env(settings: StackSettings) -> dict[str, str]:
@@ -73,12 +75,16 @@ class Wire:
     async def send(self, topic: str, value: bytes | Event[Any], key: str = "test",
                    signer: str | None = AUTO, headers: dict[str, str] | None = None) -> None:
         """Publish as an agency would. A contact is signed by the owner of its
-        source (``signer`` names another; None sends it unsigned); ``headers``
-        are added last, e.g. to forge a signature."""
+        source (``signer`` names another; None sends it unsigned), a command
+        by the desk, as the desk alone may send one (None: unsigned);
+        ``headers`` are added last, e.g. to forge a signature."""
         raw = value.to_bytes() if isinstance(value, Event) else value
         sent = {"content-type": CONTENT_TYPE}
         if topic in topics.lanes(topics.CONTACTS_SUBMITTED) and signer is not None:
             sent |= self.keys.headers(signer_of(raw) if signer == AUTO else signer, raw)
+        if topic == topics.DECISION_COMMANDS and signer == AUTO:
+            desk = load_private(service_key_file(self.settings.home, COMMAND_SIGNER))
+            sent |= sign(desk, COMMAND_SIGNER, raw)
         sent |= headers or {}
         producer = await self.producer()
         await producer.send_and_wait(topic, raw, key=key.encode(),

@@ -13,6 +13,7 @@ from pymongo.errors import OperationFailure
 from contracts import topics
 from contracts.agencies import agencies
 from contracts.casework import (
+    COMMAND_SIGNER,
     CaseChanged,
     DecisionCommand,
     OutcomeAcknowledged,
@@ -24,7 +25,7 @@ from contracts.envelope import utc_now
 from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingReported
 from contracts.signing import load_public_keys
 from plumbing import logs, tracing
-from plumbing.guard import Delivery, is_conflict, retry_conflicts
+from plumbing.guard import Delivery, Unusable, is_conflict, retry_conflicts
 from plumbing.service import Service
 from plumbing.unit_of_work import Transaction
 from plumbing.wire import plain_errors
@@ -34,9 +35,16 @@ from services.decision.settings import DecisionSettings
 settings = DecisionSettings()
 policy = settings.policy()
 clock: domain.Clock = utc_now
-# The research services' public keys, read at startup: a finding is taken
-# only when signed by its own agency's research service.
+# The research services' and the desk's public keys, read at startup: a
+# finding is taken only when signed by its own agency's research service, a
+# command only when signed by the desk.
 service_keys: dict[str, Ed25519PublicKey] = {}
+
+
+def _said(error: Unusable) -> str:
+    return "; ".join(problem for _, problem in error.problems)
+
+
 async def refuse_unreadable_command(delivery: Delivery, error: Exception) -> None:
     """A command that cannot be read (a blank rationale, an override without
     its RAG) is refused on the case's history, where the CLI or the desk that
@@ -46,15 +54,21 @@ async def refuse_unreadable_command(delivery: Delivery, error: Exception) -> Non
     if named is None:
         await service.guard.dead_letter(delivery, error, 1)
         return
-    said = "; ".join(f"{where}: {problem}" for where, problem in plain_errors(error))
-    refusal = domain.unreadable_command_refusal(*named, said, clock())
+    cmd_id, case_id, actor = named
+    try:
+        provenance.check_command(delivery.raw, delivery.headers, service_keys)
+        said, why = "; ".join(f"{w}: {p}" for w, p in plain_errors(error)), "it cannot be read"
+    except Unusable as unsigned:
+        # Not from the desk: that is its answer, and the actor it names is
+        # unchecked, so nothing is put to their name.
+        said, why, actor = _said(unsigned), "not from the desk", domain.SYSTEM
+    refusal = domain.unreadable_command_refusal(cmd_id, case_id, actor, said, clock())
     async with service.uow.transaction() as tx:
         if not await tx.claim(refusal.id):
             return
         _audit(tx, refusal)
         tx.emit(topics.CASE_HISTORY, refusal)
-    service.log.warning("command %s for case %s refused: it cannot be read", named[0][:40],
-                        named[1])
+    service.log.warning("command %s for case %s refused: %s", cmd_id[:40], case_id, why)
 
 
 service = Service(
@@ -80,6 +94,9 @@ async def _load_service_keys() -> None:
     if missing:
         service.log.warning("no public key for the research service of %s: their findings "
                             "will be refused", ", ".join(missing))
+    if COMMAND_SIGNER not in service_keys:
+        service.log.warning("no public key for the %s: every command will be refused "
+                            "(`mash keys new-service %s`)", COMMAND_SIGNER, COMMAND_SIGNER)
 
 
 service.on_startup(_load_service_keys)
@@ -186,8 +203,17 @@ async def on_contact_added(event: ContactAdded) -> None:
 
 
 @broker.subscriber(topics.DECISION_COMMANDS, **service.subscription("commands"),
-                   title="recommend or decide")
-async def on_command(command: DecisionCommand) -> None:
+                   title="recommend or decide",
+                   description="Each signed by the desk, which authenticates who sends it (Kafka "
+                               "headers mash-signer desk and mash-signature, Ed25519 over the "
+                               "value); any other is refused on the case's history, never "
+                               "applied.")
+async def on_command(command: DecisionCommand, message: KafkaMessage) -> None:
+    try:
+        provenance.check_command(message.body, message.headers, service_keys)
+    except Unusable as unsigned:
+        await _refuse_unverified(command, _said(unsigned))
+        return
     step = before = None
     async with service.uow.transaction() as tx:
         if not await tx.claim(command.id):
@@ -203,6 +229,20 @@ async def on_command(command: DecisionCommand) -> None:
         step = domain.command(case, command, clock(), policy)
         await _apply(tx, step)
     _committed(step, before)
+
+
+async def _refuse_unverified(command: DecisionCommand, why: str) -> None:
+    """Refused where its sender waits for the verdict, and never applied.
+    The claim is the refusal's id, not the command's: a forged copy must not
+    use up the id of a command the desk did sign."""
+    refusal = domain.unverified_command_refusal(command, why, clock())
+    async with service.uow.transaction() as tx:
+        if not await tx.claim(refusal.id):
+            return
+        _audit(tx, refusal)
+        tx.emit(topics.CASE_HISTORY, refusal)
+    service.log.warning("command %s for case %s refused: not from the desk (it named %s)",
+                        command.id[:40], command.data.case_id, command.data.actor.actor_id[:100])
 
 
 @broker.subscriber(topics.OUTCOME_ACKS, **service.subscription("acks"), title="outcome acknowledged")

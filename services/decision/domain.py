@@ -6,9 +6,10 @@ held to, free of I/O.
   passes (the sweeper reads the deadline from the database).
 - **Proposed**: the threshold model (``judgement``, the same one intake's
   triage uses) proposes RAG, outcome and level of need, explained in
-  indicators, never below the referrer's RAG or intake's triage. A social worker may
-  record a recommendation; a manager authorises or overrides (with a
-  rationale). With ``auto_authorise`` the rules authorise at once and the
+  indicators, never below the referrer's RAG or intake's triage. A social worker
+  (or a manager) may record a recommendation; a manager authorises or overrides
+  (with a rationale), but never a recommendation of their own: another manager
+  must. With ``auto_authorise`` the rules authorise at once and the
   decision is marked as made by ``rules``.
 - **Decided**: the decision goes to notify. A late finding or a further
   contact is attached and flags the case for review; if it would change the
@@ -233,7 +234,7 @@ class Step:
 def _record(step: Step, kind: HistoryKind, actor: Actor, text: str, now: datetime, *,
             rag: Rag | None = None, outcome: Outcome | None = None,
             rule_ids: list[str] | None = None, cause: str | None = None,
-            publish: bool = True) -> None:
+            explanation: Explanation | None = None, publish: bool = True) -> None:
     case = step.case
     entry = HistoryEntry(at=now, kind=kind, actor=actor, rag=rag, outcome=outcome, text=text,
                          rule_ids=rule_ids or [])
@@ -241,7 +242,8 @@ def _record(step: Step, kind: HistoryKind, actor: Actor, text: str, now: datetim
     if publish:
         step.emit.append((topics.CASE_HISTORY, CaseChanged.new(
             CaseChangeData(case_id=case.case_id, kind=kind, actor=actor, rag=rag,
-                           outcome=outcome, text=text, rule_ids=rule_ids or [], at=now),
+                           outcome=outcome, text=text, rule_ids=rule_ids or [],
+                           explanation=explanation, at=now),
             id=derived_id("case-changed", case.case_id, str(len(case.history))),
             source=SOURCE, subject=case.case_id,
             correlation_id=case.correlation_id or case.case_id, causation_id=cause, time=now)))
@@ -466,7 +468,7 @@ def _set_proposal(step: Step, now: datetime, policy: Policy, why: str,
             f"{why}: the rules ({p.rule_set_version}) propose {p.rag.value} "
             f"{p.outcome.value}, level of need {p.level_of_need}",
             now, rag=p.rag, outcome=p.outcome, rule_ids=[r.rule_id for r in p.reasons],
-            cause=cause)
+            cause=cause, explanation=p.explanation)
     if policy.auto_authorise:
         _authorise_by_rules(step, now, policy, cause)
     else:
@@ -575,6 +577,38 @@ def _refuse(step: Step, actor: Actor, why: str, now: datetime, cause: str) -> St
     return step
 
 
+# Who may do what: a social worker or a manager recommends; only a manager
+# decides. The desk authenticated the actor; the role is still checked here,
+# where the rule lives, not trusted to every client.
+MAY_RECOMMEND = frozenset({Role.SOCIAL_WORKER, Role.MANAGER})
+MAY_DECIDE = frozenset({Role.MANAGER})
+WHO_ACTS = ("only a MASH social worker or manager recommends, and only a MASH manager "
+            "decides")
+NOT_THEIRS = {
+    Role.RULES: "commands come from people, not the rules",
+    Role.RESEARCHER: f"an agency researcher answers their own agency's enquiries: {WHO_ACTS}",
+    Role.OPERATOR: f"an operator watches the desk and acts on no case: {WHO_ACTS}",
+}
+OWN_RECOMMENDATION = ("you made the recommendation on this case: another manager must "
+                      "authorise or override it, so that no one signs off their own "
+                      "recommendation")
+
+
+def _not_allowed(cmd: RecommendCommand | DecideCommand, case: CaseRecord) -> str | None:
+    """Why this actor may not give this command on this case, if they may not."""
+    actor = cmd.data.actor
+    if isinstance(cmd, RecommendCommand):
+        if actor.role not in MAY_RECOMMEND:
+            return NOT_THEIRS.get(actor.role, WHO_ACTS)
+        return None
+    if actor.role not in MAY_DECIDE:
+        return NOT_THEIRS.get(actor.role, "only a MASH manager makes the final decision")
+    rec = case.recommendation
+    if rec is not None and rec.actor.actor_id == actor.actor_id:
+        return OWN_RECOMMENDATION  # separation of duties
+    return None
+
+
 def command(case: CaseRecord, cmd: RecommendCommand | DecideCommand, now: datetime,
             policy: Policy) -> Step:
     """A practitioner's recommendation or a manager's decision."""
@@ -582,14 +616,15 @@ def command(case: CaseRecord, cmd: RecommendCommand | DecideCommand, now: dateti
     c = step.case
     data = cmd.data
     reviewing = c.state == "decided" and bool(c.review)
+    # Who may act comes first: "not yours to do" outlasts "not now".
+    if (why := _not_allowed(cmd, c)) is not None:
+        return _refuse(step, data.actor, why, now, cmd.id)
     if c.state == "gathering":
         missing = [a for a in c.opened.expected_agencies if a not in c.findings] if c.opened else []
         return _refuse(step, data.actor, "the case is still gathered; waiting on "
                        + (", ".join(missing) or "the case to open"), now, cmd.id)
     if c.state == "decided" and not reviewing:
         return _refuse(step, data.actor, "the case is decided and not open for review", now, cmd.id)
-    if data.actor.role is Role.RULES:
-        return _refuse(step, data.actor, "commands come from people, not the rules", now, cmd.id)
     if isinstance(cmd, RecommendCommand):
         r = cmd.data
         c.recommendation = Recommendation(actor=r.actor, rag=r.rag, outcome=r.outcome,
@@ -600,8 +635,6 @@ def command(case: CaseRecord, cmd: RecommendCommand | DecideCommand, now: dateti
         step.notes.append(f"case {c.case_id} recommendation recorded by {r.actor.actor_id}")
         return step
     d = cmd.data
-    if d.actor.role is not Role.MANAGER:
-        return _refuse(step, d.actor, "only a MASH manager makes the final decision", now, cmd.id)
     p = c.proposal
     assert p is not None
     rec = c.recommendation
@@ -673,13 +706,29 @@ def _floor(case: CaseRecord) -> tuple[str, Rag] | None:
     return ("referrer" if referrer is top else "MASH triage", top)
 
 
-def unknown_case_refusal(cmd: RecommendCommand | DecideCommand, now: datetime) -> CaseChanged:
+def _refusal(cmd: RecommendCommand | DecideCommand, actor: Actor, why: str,
+             now: datetime) -> CaseChanged:
+    """A command refused outside the case's record; one id per command, so a
+    redelivery refuses it once."""
     data = cmd.data
     return CaseChanged.new(
-        CaseChangeData(case_id=data.case_id, kind=HistoryKind.COMMAND_REFUSED, actor=data.actor,
-                       text="Command refused: no such case", at=now),
+        CaseChangeData(case_id=data.case_id, kind=HistoryKind.COMMAND_REFUSED, actor=actor,
+                       text=clipped(f"Command refused: {why}", 6000), at=now),
         id=derived_id("case-changed", data.case_id, "refused", cmd.id), source=SOURCE,
         subject=data.case_id, correlation_id=cmd.correlation_id, causation_id=cmd.id, time=now)
+
+
+def unknown_case_refusal(cmd: RecommendCommand | DecideCommand, now: datetime) -> CaseChanged:
+    return _refusal(cmd, cmd.data.actor, "no such case", now)
+
+
+def unverified_command_refusal(cmd: RecommendCommand | DecideCommand, why: str,
+                               now: datetime) -> CaseChanged:
+    """A command the desk did not sign: refused, never applied, and kept out
+    of the case's record. The actor it names is a claim nobody checked, so
+    the refusal is the decision service's own, not put to that person's name
+    on the audit chain."""
+    return _refusal(cmd, SYSTEM, why, now)
 
 
 def command_named(raw: bytes) -> tuple[str, str, Actor] | None:

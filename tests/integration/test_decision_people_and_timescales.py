@@ -1,7 +1,8 @@
 """On the real stack, with auto-authorise off and short timescales: the rules
 only propose, a timescale passed while the decision service was stopped is
 reported as breached when it comes back (the sweeper reads the database), and
-a manager's command sends the decision on."""
+a manager's command, signed by the desk, sends the decision on; one the desk
+did not sign is refused."""
 
 import asyncio
 import json
@@ -13,7 +14,16 @@ from typing import Any
 import pytest
 
 from contracts import topics
-from contracts.casework import Actor, DecideCommand, DecideData, Role, SlaBreached, SlaWarning
+from contracts.casework import (
+    Actor,
+    CaseChanged,
+    DecideCommand,
+    DecideData,
+    HistoryKind,
+    Role,
+    SlaBreached,
+    SlaWarning,
+)
 from contracts.events import OutcomeRouted
 from mash.stack import Stack
 from tests.embedded import Wire, about
@@ -85,7 +95,7 @@ async def test_a_breach_during_a_restart_is_reported_and_the_manager_decides(
         DecideData(case_id=case_id, actor=Actor(actor_id="mgr-it", role=Role.MANAGER),
                    action="authorise", rationale="Read the product; agree."),
         source="/mash/cli", subject=case_id, correlation_id=case_id)
-    await people_wire.send(topics.DECISION_COMMANDS, command, key=case_id)
+    await people_wire.send(topics.DECISION_COMMANDS, command, key=case_id)  # signed by the desk
     [(_, out)] = await people_wire.wait_for(topics.OUTCOME_TOPICS, about(cid), timeout=30)
     outcome = OutcomeRouted.model_validate_json(out)
     assert outcome.data.decided_by == "mgr-it"
@@ -104,3 +114,34 @@ async def test_a_warning_comes_before_the_breach_while_running(people_wire: Wire
     warning, breach = SlaWarning.model_validate_json(w), SlaBreached.model_validate_json(b)
     assert warning.data.timescale == breach.data.timescale == "decision-rag"
     assert warning.time < breach.data.due_at <= breach.time
+
+
+async def test_a_command_the_desk_did_not_sign_is_refused_and_changes_nothing(
+        people_wire: Wire) -> None:
+    cid = f"forged-{uuid.uuid4().hex[:8]}"
+    await people_wire.send(topics.CONTACTS_SUBMITTED, submitted(cid), key=cid)
+    case_id = (await proposed_case(people_wire, cid))["_id"]
+    command = DecideCommand.new(
+        DecideData(case_id=case_id, actor=Actor(actor_id="mgr-kay", role=Role.MANAGER),
+                   action="authorise", rationale="Read the product; agree."),
+        source="/mash/cli", subject=case_id, correlation_id=case_id)
+
+    def verdict(_topic: str, value: bytes) -> bool:
+        return bool(json.loads(value).get("causation_id") == command.id)
+
+    await people_wire.send(topics.DECISION_COMMANDS, command, key=case_id, signer=None)
+    [(_, raw)] = await people_wire.wait_for((topics.CASE_HISTORY,), verdict, timeout=30)
+    refused = CaseChanged.model_validate_json(raw).data
+    assert refused.kind is HistoryKind.COMMAND_REFUSED
+    assert refused.text == ("Command refused: not signed by the desk: commands are accepted only "
+                            "from the MASH desk, which authenticates who sends them")
+    assert refused.actor.actor_id == "mash-decision", "an unchecked claim is put to nobody's name"
+    stored = await people_wire.mongo["mash_decision"].cases.find_one({"_id": case_id})
+    assert stored is not None
+    assert stored["state"] == "proposed"
+    assert "command-refused" not in [h["kind"] for h in stored["history"]]
+
+    # The forged copy did not use up the id: the desk's own command is applied.
+    await people_wire.send(topics.DECISION_COMMANDS, command, key=case_id)
+    [(_, out)] = await people_wire.wait_for(topics.OUTCOME_TOPICS, about(cid), timeout=30)
+    assert OutcomeRouted.model_validate_json(out).data.decided_by == "mgr-kay"

@@ -196,6 +196,103 @@ def test_commands_that_cannot_apply_are_refused_on_the_record(
     assert step.case.state == case.state
 
 
+# --- who may do what ----------------------------------------------------------------
+
+OTHER_MGR = Actor(actor_id="mgr-cat", role=Role.MANAGER)
+RESEARCHER = Actor(actor_id="res-dan", role=Role.RESEARCHER, agency="police")
+OPERATOR = Actor(actor_id="ops-eve", role=Role.OPERATOR)
+OVERRIDE = {"rag": Rag.RED, "outcome": Outcome.STRATEGY_DISCUSSION,
+            "rationale": "Bruising seen by the school nurse."}
+
+
+def recommended_by(actor: Actor) -> CaseRecord:
+    step = domain.command(all_in().case, recommend(Rag.AMBER, Outcome.ASSESSMENT, actor=actor),
+                          FRIDAY_1655, MANUAL)
+    assert step.case.recommendation is not None
+    assert step.case.recommendation.actor == actor
+    return step.case
+
+
+def refusal(step: Step) -> str:
+    assert not of(step, DecisionMade)
+    [refused] = of(step, CaseChanged)
+    assert refused.data.kind is HistoryKind.COMMAND_REFUSED
+    return str(refused.data.text)
+
+
+@pytest.mark.parametrize("action", ["authorise", "override"])
+def test_a_manager_may_not_decide_on_their_own_recommendation(action: str) -> None:
+    case = recommended_by(MGR)
+    kw = OVERRIDE if action == "override" else {}
+    step = domain.command(case, decide(action, actor=MGR, **kw), FRIDAY_1655, MANUAL)
+    assert refusal(step) == f"Command refused: {domain.OWN_RECOMMENDATION}"
+    assert step.case.state == "proposed"
+    assert step.case.recommendation == case.recommendation, "the recommendation still waits"
+
+
+@pytest.mark.parametrize("action", ["authorise", "override"])
+def test_another_manager_decides_on_a_managers_recommendation(action: str) -> None:
+    kw = OVERRIDE if action == "override" else {}
+    step = domain.command(recommended_by(MGR), decide(action, actor=OTHER_MGR, **kw),
+                          FRIDAY_1655, MANUAL)
+    [decision] = of(step, DecisionMade)
+    assert decision.data.decided_by == "mgr-cat"
+    assert decision.data.recommended_rag is Rag.AMBER
+    assert step.case.state == "decided"
+
+
+def test_a_manager_who_did_not_recommend_decides_on_a_social_workers_recommendation() -> None:
+    step = domain.command(recommended_by(SW), decide("authorise"), FRIDAY_1655, MANUAL)
+    [decision] = of(step, DecisionMade)
+    assert decision.data.decided_by == "mgr-bob"
+
+
+def test_a_social_worker_may_not_decide() -> None:
+    for action in ("authorise", "override"):
+        kw = OVERRIDE if action == "override" else {}
+        step = domain.command(recommended_by(SW), decide(action, actor=SW, **kw), FRIDAY_1655,
+                              MANUAL)
+        assert refusal(step) == "Command refused: only a MASH manager makes the final decision"
+
+
+@pytest.mark.parametrize(("actor", "says"), [
+    (RESEARCHER, "an agency researcher answers their own agency's enquiries"),
+    (OPERATOR, "an operator watches the desk and acts on no case"),
+    (domain.RULES_ACTOR, "commands come from people, not the rules"),
+])
+def test_only_social_workers_and_managers_recommend_and_only_managers_decide(
+        actor: Actor, says: str) -> None:
+    case = all_in().case
+    for cmd in (recommend(Rag.RED, Outcome.ASSESSMENT, actor=actor),
+                decide("authorise", actor=actor)):
+        step = domain.command(case, cmd, FRIDAY_1655, MANUAL)
+        assert refusal(step).startswith(f"Command refused: {says}")
+        assert step.case.recommendation is None
+        assert step.case.state == "proposed"
+
+
+def test_a_role_that_may_not_act_is_told_so_whatever_the_cases_state() -> None:
+    gathering = answered(new_case(), FRIDAY_1655, MANUAL, police=finding("police")).case
+    step = domain.command(gathering, recommend(Rag.RED, Outcome.ASSESSMENT, actor=OPERATOR),
+                          FRIDAY_1655, MANUAL)
+    assert "an operator" in refusal(step)
+
+
+def test_a_manager_may_recommend() -> None:
+    step = domain.command(all_in().case, recommend(Rag.AMBER, Outcome.ASSESSMENT, actor=MGR),
+                          FRIDAY_1655, MANUAL)
+    assert [e.data.kind for e in of(step, CaseChanged)] == [HistoryKind.RECOMMENDED]
+
+
+def test_the_proposal_line_carries_its_explanation() -> None:
+    step = all_in()
+    [proposed] = of(step, CaseChanged)
+    assert step.case.proposal is not None
+    assert proposed.data.explanation is not None
+    assert proposed.data.explanation == step.case.proposal.explanation
+    proposed.checked_bytes()  # within the size an event may have
+
+
 # --- late information ------------------------------------------------------------
 
 def late(case: CaseRecord, agency: str, f: FindingData, now: datetime, policy: Policy) -> Step:
