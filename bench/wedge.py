@@ -82,7 +82,7 @@ async def backlog(stack: Stack) -> int:
 async def run(contacts: int, wait: float) -> None:
     home = Path(tempfile.mkdtemp(prefix="mash-wedge-"))
     settings = StackSettings(home=home, kafka_port=free_port(), mongo_port=free_port(),
-                             metrics_base_port=0)
+                             metrics_base_port=0, desk_port=0)
     stack = Stack(settings, quiet_services=True)
     await stack.start()
     seen: dict[str, float] = {}

@@ -27,7 +27,7 @@ from pydantic import (
 
 from contracts.contact import Rag
 from contracts.envelope import Event
-from contracts.events import Destination, Outcome
+from contracts.events import Destination, Explanation, Outcome
 
 
 class _Data(BaseModel):
@@ -37,7 +37,18 @@ class _Data(BaseModel):
 class Role(StrEnum):
     SOCIAL_WORKER = "social-worker"
     MANAGER = "manager"
+    # An agency's own researcher: sees and answers only that agency's enquiries.
+    RESEARCHER = "agency-researcher"
+    # Reads the desk; acts on nothing.
+    OPERATOR = "operator"
     RULES = "rules"
+
+
+# Commands are published by the desk alone, signed with its key (Kafka
+# headers mash-signer and mash-signature, Ed25519 over the value): the desk
+# authenticated the actor, and the decision service takes no command it did
+# not sign.
+COMMAND_SIGNER = "desk"
 
 
 class Actor(_Data):
@@ -46,6 +57,8 @@ class Actor(_Data):
 
     actor_id: str = Field(min_length=1, max_length=100, description="e.g. sw-ann.jones")
     role: Role
+    agency: str | None = Field(default=None, max_length=50,
+                               description="The agency an agency researcher works for")
 
 
 # --- commands -------------------------------------------------------------
@@ -138,6 +151,9 @@ class CaseChangeData(_Data):
                       description="What happened and why, in plain words (no personal data)")
     rule_ids: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list,
                                                                   max_length=40)
+    explanation: Explanation | None = Field(
+        default=None, description="On a proposal: the indicators, combinations and floors "
+                                  "behind it, for the case view")
     at: AwareDatetime
 
 

@@ -22,6 +22,7 @@ from mash.rules import rules_app
 from mash.settings import StackSettings
 from mash.stack import Stack, StackError, port_free
 from mash.topics import create_topics
+from mash.users import ensure_demo, users_app
 
 app = typer.Typer(help="Multi-Agency Safeguarding Hub: run the stack, the demo, the topics.",
                   no_args_is_help=True, add_completion=False)
@@ -34,6 +35,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(report_app, name="report")
 app.add_typer(rules_app, name="rules")
+app.add_typer(users_app, name="users")
 app.command()(reconcile)
 
 
@@ -67,6 +69,7 @@ async def _until_stopped(stack: Stack,
 async def _up(demo: bool, pace: float, prometheus: bool) -> int:
     settings = StackSettings()
     stack = Stack(settings, echo=_echo, quiet_services=demo, auto_authorise=demo)
+    people = ensure_demo(settings.home) if demo else []
     started = time.monotonic()
     try:
         await stack.start()
@@ -82,6 +85,14 @@ async def _up(demo: bool, pace: float, prometheus: bool) -> int:
     _echo("mash up: metrics and health: " + ", ".join(
         f"{name} :{port}" for name, port in stack.metrics_ports.items())
         + " (GET /metrics, /health)")
+    if "desk" in stack.metrics_ports:
+        _echo(f"mash up: the MASH desk at http://localhost:{stack.metrics_ports['desk']}/"
+              + ("" if people else " (accounts: `mash users add NAME --role ...`)"))
+    for name, role, password in people:
+        _echo(f"mash up:   sign in as {name:<14} password {password}  ({role})")
+    if people:
+        _echo("mash up: RED and AMBER decisions wait for a manager's confirmation: sign in "
+              "as manager.demo and open one from the tray")
     if prometheus:
         try:
             url = await stack.start_prometheus()

@@ -41,7 +41,7 @@ def research_database(agency: str) -> str:
 
 def principals() -> dict[str, Principal]:
     """Service name -> its principal."""
-    found = {name: Principal(name, f"mash_{name}") for name in ("intake", "decision", "notify")}
+    found = {name: Principal(name, f"mash_{name}") for name in ("intake", "decision", "notify", "desk")}
     for agency in agencies():
         name = f"research-{agency}"
         found[name] = Principal(name, research_database(agency))

@@ -22,6 +22,8 @@ class StackSettings(BaseSettings):
     # Services' /metrics and /health: intake, decision, notify from here,
     # research from here + 9 (9110 police, ...). 0: any free ports (tests).
     metrics_base_port: int = 9101
+    # The desk's pages (and its /metrics, /health); 0: any free port (tests).
+    desk_port: int = 8400
     # `mash up` starts Prometheus here when it is installed (Debian: prometheus).
     prometheus_port: int = 9090
 

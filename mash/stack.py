@@ -23,6 +23,7 @@ from pathlib import Path
 from pymongo import AsyncMongoClient
 
 from contracts.agencies import agencies
+from contracts.casework import COMMAND_SIGNER
 from mash.credentials import audit_key_file, mongo_uri, passwords, principals
 from mash.keys import (
     ensure_keys,
@@ -118,7 +119,7 @@ PROMETHEUS_DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "prometheus
 
 def service_names() -> list[str]:
     """Every service process, in the order ports are given out."""
-    return ["intake", "decision", "notify", *(f"research-{a}" for a in agencies())]
+    return ["intake", "decision", "notify", *(f"research-{a}" for a in agencies()), "desk"]
 
 
 def metrics_port(base: int, offset: int) -> int:
@@ -228,9 +229,13 @@ class Stack:
                 raise StackError(
                     f"port {port} for the {what} is already in use: another `mash up` may be "
                     f"running; stop it or choose another port with {var}=<port>")
+        if s.desk_port and not port_free(s.desk_port):
+            raise StackError(f"port {s.desk_port} for the desk is already in use: another "
+                             "`mash up` may be running; stop it or choose another port with "
+                             "MASH_DESK_PORT=<port> (0 for any free port)")
         if s.metrics_base_port:
             taken = [metrics_port(s.metrics_base_port, offset)
-                     for offset in range(len(service_names()))
+                     for offset in range(len(service_names())) if service_names()[offset] != "desk"
                      if not port_free(metrics_port(s.metrics_base_port, offset))]
             if taken:
                 raise StackError(
@@ -307,7 +312,8 @@ class Stack:
         # Every research service signs its findings; decision gets their public keys.
         home = self.settings.home
         ensure_keys(home)
-        ensure_service_keys(home, [n for n in service_names() if n.startswith("research-")])
+        ensure_service_keys(home, [n for n in service_names() if n.startswith("research-")]
+                            + [COMMAND_SIGNER])
         base = {**self.service_env(), **(env or {})}
         started: list[Child] = []
         for offset, name in enumerate(service_names()):
@@ -320,6 +326,10 @@ class Stack:
                      } if research else {
                 "intake": {"MASH_PUBLIC_KEYS_FILE": str(public_file(home).resolve())},
                 "decision": {"MASH_SERVICE_KEYS_FILE": str(services_file(home).resolve())},
+                # The desk signs every command it publishes; decision checks.
+                "desk": {"MASH_SIGNING_KEY_FILE": str(service_key_file(home, name).resolve()),
+                         "MASH_SERVICE_KEYS_FILE": str(services_file(home).resolve()),
+                         "MASH_USERS_FILE": str((home / "users.toml").resolve())},
             }.get(name, {})
             child = Child(name, [sys.executable, "-m", module],
                           {**base, **extra, **self.env_for(name),
@@ -337,6 +347,8 @@ class Stack:
         itself (it reports which when ready)."""
         if name in self.metrics_ports:  # a restart keeps its port (Prometheus knows it)
             return self.metrics_ports[name]
+        if name == "desk":
+            return self.settings.desk_port
         base = self.settings.metrics_base_port
         return 0 if base == 0 else metrics_port(base, offset)
 

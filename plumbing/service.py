@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream
@@ -294,17 +295,24 @@ class Service:
         self.listener = listener
         return listener
 
-    def run(self) -> None:
-        """Serve the subscribers, plus /metrics and /health on the metrics port."""
+    def run(self, asgi: Any = None) -> None:
+        """Serve the subscribers, plus /metrics and /health on the metrics port;
+        or ``asgi``, an app of the service's own that hands the lifespan and
+        those two paths to this one (the desk's pages share its port)."""
         listener = self.bind()
-        asyncio.run(self.app.run(run_extra_options={
+        options: dict[str, Any] = {
             # Uvicorn serves on our bound socket; it reports nothing of its own.
             "fd": listener.fileno(),
             # Prometheus scrapes every few seconds: one line each would bury the log.
-            "access_log": "false",
+            "access_log": False,
             # Uvicorn's own log setup would replace the JSON lines.
             "log_config": None,
-        }))
+        }
+        if asgi is None:
+            asyncio.run(self.app.run(run_extra_options={
+                **options, "access_log": "false"}))
+            return
+        uvicorn.Server(uvicorn.Config(asgi, lifespan="on", **options)).run()
 
 
 async def _lag(consumer: AIOKafkaConsumer) -> dict[str, int]:

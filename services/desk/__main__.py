@@ -1,0 +1,3 @@
+from services.desk.app import app, service
+
+service.run(app)

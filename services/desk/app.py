@@ -1,0 +1,119 @@
+"""The desk's wiring: the events that feed its case views, its pages, and
+one port for pages, /metrics and /health."""
+
+from functools import partial
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from faststream.kafka.annotations import KafkaMessage
+
+from contracts import topics
+from contracts.casework import CaseChanged, SlaBreached, SlaWarning
+from contracts.envelope import utc_now
+from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingReported
+from contracts.signing import SIGNATURE_HEADER, SIGNER_HEADER, load_public_keys, signature_valid
+from plumbing.service import Service
+from services.desk import domain, handlers, store
+from services.desk.pages import Desk
+from services.desk.settings import DeskSettings
+
+
+def bootstrap(settings: DeskSettings) -> tuple[Service, Desk]:
+    """The composition root: the service that reads events and the pages
+    that read its views and publish commands."""
+    windows = settings.windows()
+    service = Service(
+        "desk", settings, settings.database,
+        description="The MASH desk: social workers, managers and agency researchers work "
+                    "cases in a browser. Keeps its own view of every case from public events "
+                    "and acts only by publishing signed commands, each carrying the person "
+                    "it authenticated.")
+    service.on_startup(lambda: store.ensure_indexes(service.db))
+    research_keys: dict[str, Ed25519PublicKey] = {}
+
+    async def load_keys() -> None:
+        if settings.service_keys_file is not None:
+            research_keys.update(load_public_keys(settings.service_keys_file))
+        if settings.users_file is None and settings.oidc_issuer is None:
+            service.log.warning("no accounts (MASH_USERS_FILE) and no OpenID Connect "
+                                "(MASH_OIDC_ISSUER): nobody can sign in")
+
+    service.on_startup(load_keys)
+    broker = service.broker
+    broker.publisher(topics.DECISION_COMMANDS, title="recommend or decide",
+                     description="Each signed by the desk (mash-signer: desk) and carrying "
+                                 "the person the desk authenticated, in their role.")
+
+    async def fold(event_id: str, case_id: str, how: handlers.Fold) -> None:
+        async with service.uow.transaction() as tx:
+            await handlers.project(tx, event_id, case_id, how, utc_now())
+
+    @service.lanes(topics.CASES_OPENED, "cases-opened", title="case opened")
+    async def on_opened(event: CaseOpened) -> None:
+        await fold(event.id, event.data.case_id,
+                   partial(domain.opened, data=event.data, windows=windows))
+
+    @broker.subscriber(topics.CASES_CONTACT_ADDED, **service.subscription("contact-added"),
+                       title="contact added")
+    async def on_added(event: ContactAdded) -> None:
+        await fold(event.id, event.data.case_id,
+                   partial(domain.contact_added, data=event.data, windows=windows))
+
+    @service.lanes(topics.FINDINGS, "findings", title="finding reported",
+                   description="Shown only when signed by the research service of the agency "
+                               "it names; any other is set aside.")
+    async def on_finding(event: FindingReported, message: KafkaMessage) -> None:
+        signer = f"research-{event.data.agency}"
+        if message.headers.get(SIGNER_HEADER) != signer or not signature_valid(
+                research_keys, signer, message.headers.get(SIGNATURE_HEADER, ""),
+                message.body):
+            service.log.warning("finding %s for case %s not signed by %s: not shown",
+                                event.id[:40], event.data.case_id, signer)
+            return
+        await fold(event.id, event.data.case_id,
+                   partial(domain.finding, data=event.data, windows=windows))
+
+    @broker.subscriber(topics.CASE_HISTORY, **service.subscription("history"),
+                       title="case changed")
+    async def on_changed(event: CaseChanged) -> None:
+        await fold(event.id, event.data.case_id,
+                   partial(domain.changed, event_id=event.id, data=event.data,
+                           caused_by=event.causation_id, windows=windows))
+
+    @broker.subscriber(topics.DECISIONS, **service.subscription("decisions"),
+                       title="decision made")
+    async def on_decided(event: DecisionMade) -> None:
+        await fold(event.id, event.data.case_id,
+                   partial(domain.decided, data=event.data, windows=windows))
+
+    @broker.subscriber(topics.SLA_WARNINGS, **service.subscription("sla-warnings"),
+                       title="timescale due soon")
+    async def on_warning(event: SlaWarning) -> None:
+        await fold(event.id, event.data.case_id,
+                   partial(domain.timescale, data=event.data, breached=False, windows=windows))
+
+    @broker.subscriber(topics.SLA_BREACHED, **service.subscription("sla-breached"),
+                       title="timescale breached")
+    async def on_breach(event: SlaBreached) -> None:
+        await fold(event.id, event.data.case_id,
+                   partial(domain.timescale, data=event.data, breached=True, windows=windows))
+
+    async def purge() -> None:
+        await store.purge_sessions(service.db, utc_now() - settings.idle)
+
+    service.every(300, purge)
+    return service, Desk(settings, service.uow, service.db)
+
+
+settings = DeskSettings()
+service, desk = bootstrap(settings)
+web = desk.app()
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """One port: the service's lifespan, /metrics and /health to FastStream's
+    app; every page to the desk."""
+    if scope["type"] == "lifespan" or scope.get("path") in ("/metrics", "/health"):
+        await service.app(scope, receive, send)
+    else:
+        await web(scope, receive, send)

@@ -1,0 +1,43 @@
+"""What the desk does, over a transaction: fold an event into its case's
+view; publish a person's command; put a person's view of a case on the
+audit chain."""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from contracts import topics
+from contracts.caseview import CaseView
+from contracts.casework import Actor, DecideCommand, RecommendCommand
+from plumbing.unit_of_work import Transaction
+from services.desk import domain, store
+
+Fold = Callable[[CaseView], CaseView]
+
+
+async def project(tx: Transaction, event_id: str, case_id: str, fold: Fold,
+                  now: datetime) -> CaseView | None:
+    """One event, once, into its case's view (a redelivery changes nothing)."""
+    if not await tx.claim(event_id):
+        return None
+    view = fold(await store.load(tx, case_id) or domain.new(case_id))
+    await store.save(tx, view, now)
+    return view
+
+
+def send_command(tx: Transaction, command: RecommendCommand | DecideCommand) -> None:
+    """A person's command, signed by the desk when the outbox publishes it
+    (the transaction signs with the desk's key), and on the desk's chain."""
+    data = command.data
+    tx.emit(topics.DECISION_COMMANDS, command, key=data.case_id)
+    what: dict[str, object] = {"command_id": command.id, "type": command.type,
+                               "role": data.actor.role.value, "rag": data.rag,
+                               "outcome": data.outcome}
+    if isinstance(command, DecideCommand):
+        what["action"] = command.data.action
+    tx.audit(actor=data.actor.actor_id, action="command sent", case_id=data.case_id, what=what)
+
+
+def viewed(tx: Transaction, actor: Actor, case_id: str, page: str) -> None:
+    """Who opened which case, when: every view, beside every action."""
+    tx.audit(actor=actor.actor_id, action="case viewed", case_id=case_id,
+             what={"role": actor.role.value, "agency": actor.agency, "page": page})

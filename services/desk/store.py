@@ -1,0 +1,108 @@
+"""The desk's own database: case views (read models fed by events) and
+sessions. Nothing here is another service's."""
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.caseview import COLLECTION, OPEN_STAGES, CaseView, HistoryLine
+from plumbing.unit_of_work import Transaction
+
+SESSIONS = "sessions"
+TIMES = ("opened_at", "received_at", "research_deadline", "due_at", "updated_at")
+# What a tray row needs, and no more: 5,000 rows are read on every refresh.
+TRAY_FIELDS = {"stage": 1, "rag": 1, "rag_order": 1, "due_at": 1, "breached": 1,
+               "received_at": 1, "research_deadline": 1, "triage_rag": 1,
+               "agencies.agency": 1, "agencies.answered_at": 1, "agencies.answer_by": 1,
+               "contacts.contact.referrer.agency": 1, "contacts.contact.kind": 1,
+               "recommendation.actor.actor_id": 1}
+
+
+async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    await db[COLLECTION].create_index([("stage", ASCENDING), ("rag_order", ASCENDING),
+                                       ("due_at", ASCENDING)])
+    await db[COLLECTION].create_index([("agencies.agency", ASCENDING)])
+    await db[SESSIONS].create_index([("last_seen", ASCENDING)])
+
+
+async def load(tx: Transaction, case_id: str) -> CaseView | None:
+    doc = await tx.db[COLLECTION].find_one({"_id": case_id}, session=tx.session)
+    return CaseView.model_validate(doc) if doc else None
+
+
+async def save(tx: Transaction, view: CaseView, now: datetime) -> None:
+    view.updated_at = now
+    # JSON types throughout (BSON has no date), but the times the tray
+    # sorts and filters on stay times.
+    doc = view.model_dump(mode="json", by_alias=True)
+    doc.update({name: getattr(view, name) for name in TIMES})
+    await tx.db[COLLECTION].replace_one({"_id": view.case_id}, doc, upsert=True,
+                                        session=tx.session)
+
+
+async def view(db: AsyncDatabase[dict[str, Any]], case_id: str) -> CaseView | None:
+    doc = await db[COLLECTION].find_one({"_id": case_id})
+    return CaseView.model_validate(doc) if doc else None
+
+
+async def tray(db: AsyncDatabase[dict[str, Any]], stages: list[str] | None = None,
+               rag: str | None = None) -> list[dict[str, Any]]:
+    """Open cases, RED before AMBER before GREEN, then the least time left."""
+    query: dict[str, Any] = {"stage": {"$in": stages or sorted(OPEN_STAGES)}}
+    if rag:
+        query["rag"] = rag
+    cursor = db[COLLECTION].find(query, TRAY_FIELDS).sort(
+        [("rag_order", ASCENDING), ("due_at", ASCENDING), ("_id", ASCENDING)])
+    return [doc async for doc in cursor]
+
+
+async def enquiries_to(db: AsyncDatabase[dict[str, Any]], agency: str) -> list[dict[str, Any]]:
+    """Cases with an enquiry to this agency: the researcher's list, newest first."""
+    cursor = db[COLLECTION].find({"agencies.agency": agency},
+                                 {"agencies": 1, "rag": 1, "triage_rag": 1, "opened_at": 1,
+                                  "research_deadline": 1}).sort([("opened_at", -1)]).limit(500)
+    return [doc async for doc in cursor]
+
+
+async def verdict(db: AsyncDatabase[dict[str, Any]], case_id: str,
+                  command_id: str) -> HistoryLine | None:
+    """The line of the case's history a command caused, once it has arrived."""
+    doc = await db[COLLECTION].find_one({"_id": case_id, "history.caused_by": command_id},
+                                        {"history": 1})
+    if doc is None:
+        return None
+    found = [h for h in doc["history"] if h.get("caused_by") == command_id]
+    return HistoryLine.model_validate(found[-1]) if found else None
+
+
+# --- sessions -------------------------------------------------------------------
+
+def session_key(token: str) -> str:
+    """Sessions are kept by a hash of the cookie: the database never holds
+    a token that would let its reader act as someone."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+async def new_session(db: AsyncDatabase[dict[str, Any]], token: str, record: dict[str, Any]
+                      ) -> None:
+    await db[SESSIONS].insert_one({"_id": session_key(token), **record})
+
+
+async def session(db: AsyncDatabase[dict[str, Any]], token: str) -> dict[str, Any] | None:
+    return await db[SESSIONS].find_one({"_id": session_key(token)})
+
+
+async def touch(db: AsyncDatabase[dict[str, Any]], token: str, now: datetime) -> None:
+    await db[SESSIONS].update_one({"_id": session_key(token)}, {"$set": {"last_seen": now}})
+
+
+async def end_session(db: AsyncDatabase[dict[str, Any]], token: str) -> None:
+    await db[SESSIONS].delete_one({"_id": session_key(token)})
+
+
+async def purge_sessions(db: AsyncDatabase[dict[str, Any]], idle_since: datetime) -> int:
+    result = await db[SESSIONS].delete_many({"last_seen": {"$lt": idle_since}})
+    return result.deleted_count
