@@ -1,6 +1,7 @@
 # Everything a newcomer needs, from a fresh clone: `make run` and `make test`.
 PYTHON ?= python3
 VENV   ?= .venv
+DEBIAN_TOOLS := prometheus chromium chromium-driver
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
@@ -14,18 +15,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Debian's Prometheus: promtool tests the alert and recording rules, and an
-## integration test runs a real Prometheus against the embedded stack.
+## Debian's tools the tests use: Prometheus (promtool tests the alert and
+## recording rules, and an integration test runs a real Prometheus against
+## the embedded stack), and Chromium with its driver for the desk's browser
+## tests (no browser is ever downloaded).
 tools:
-	@command -v promtool >/dev/null 2>&1 || { \
-	  echo "installing Debian's prometheus (promtool) for the rule tests"; \
+	@command -v promtool >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && \
+	  command -v chromedriver >/dev/null 2>&1 || { \
+	  echo "installing Debian's prometheus (promtool), chromium and chromium-driver for the tests"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || \
-	  { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus >/dev/null; }; }
+	  apt-get install -y -q --no-install-recommends $(DEBIAN_TOOLS) >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $(DEBIAN_TOOLS) >/dev/null; }; }
 	@command -v promtool >/dev/null 2>&1 || { echo "promtool is still missing: apt-get install prometheus"; exit 1; }
+	@command -v chromedriver >/dev/null 2>&1 || { echo "chromedriver is still missing: apt-get install chromium chromium-driver"; exit 1; }
 
 ## The whole pipeline on the embedded stack, feeding demo contacts and
-## printing each outcome as it happens, until Ctrl-C.
+## printing each outcome as it happens, and the desk (its address and demo
+## accounts printed), until Ctrl-C.
 run: install
 	$(VENV)/bin/mash up --demo
 

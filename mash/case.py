@@ -9,33 +9,24 @@ Nothing here imports a service.
 for someone entitled to see the case, never a log.
 """
 
-import asyncio
+import os
+import re
 import time
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import typer
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from contracts import topics
 from contracts.casework import (
-    Actor,
-    CaseChanged,
-    DecideCommand,
-    DecideData,
     HistoryKind,
-    RecommendationData,
-    RecommendCommand,
-    Role,
 )
 from contracts.codes import cin_factors
 from contracts.contact import Contact, Rag
-from contracts.envelope import CONTENT_TYPE, Event
 from contracts.events import (
     CaseOpenedData,
     DecisionData,
@@ -45,7 +36,6 @@ from contracts.events import (
     Outcome,
 )
 from mash.settings import StackSettings
-from plumbing.settings import ServiceSettings
 
 DATABASE = "mash_decision"
 LONDON = ZoneInfo("Europe/London")
@@ -313,104 +303,114 @@ def list_cases(
 
 
 # --- commands ----------------------------------------------------------------
+#
+# The CLI acts as a named person through the desk, the same verified path as
+# the browser: it signs in with the person's own account, and the desk signs
+# and publishes the command and waits for the decision service's verdict.
+# Nobody declares who they are.
 
-def recommend_command(case: str, actor: str, rag: Rag, outcome: Outcome, rationale: str,
-                      level: int | None = None, advice: str | None = None) -> RecommendCommand:
-    return RecommendCommand.new(
-        RecommendationData(case_id=case, actor=Actor(actor_id=actor, role=Role.SOCIAL_WORKER),
-                           rag=rag, outcome=outcome, level_of_need=level, rationale=rationale,
-                           advice=advice),
-        source="/mash/cli", subject=case, correlation_id=case)
-
-
-def decide_command(case: str, actor: str, override: bool, rag: Rag | None,
-                   outcome: Outcome | None, rationale: str | None, level: int | None = None,
-                   advice: str | None = None) -> DecideCommand:
-    return DecideCommand.new(
-        DecideData(case_id=case, actor=Actor(actor_id=actor, role=Role.MANAGER),
-                   action="override" if override else "authorise", rag=rag, outcome=outcome,
-                   level_of_need=level, rationale=rationale, advice=advice),
-        source="/mash/cli", subject=case, correlation_id=case)
+ACCEPTED = frozenset({HistoryKind.RECOMMENDED.value, HistoryKind.AUTHORISED.value,
+                      HistoryKind.OVERRIDDEN.value, HistoryKind.REVIEWED.value})
 
 
-ACCEPTED = frozenset({HistoryKind.RECOMMENDED, HistoryKind.AUTHORISED, HistoryKind.OVERRIDDEN,
-                      HistoryKind.REVIEWED})
+class DeskRefused(Exception):
+    """The desk said no before anything was sent (a wrong password, a form
+    that cannot make a command)."""
 
 
-async def publish(bootstrap: str, event: Event[Any]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                **ServiceSettings().kafka_client_options())
-    await producer.start()
+class Desk:
+    """A signed-in conversation with the desk over HTTP."""
+
+    def __init__(self, url: str) -> None:
+        # The desk's cookies are Secure; over http://localhost they are
+        # carried by hand rather than by a cookie jar that would drop them.
+        self.http = httpx.Client(base_url=url, timeout=30.0, follow_redirects=False)
+        self.cookie = ""
+        self.csrf = ""
+
+    def sign_in(self, name: str, password: str) -> None:
+        page = self.http.get("/login")
+        token = page.cookies.get("mash_desk_login") or ""
+        answer = self.http.post("/login", data={"csrf": token, "name": name,
+                                                "password": password},
+                                headers={"cookie": f"mash_desk_login={token}"})
+        session = answer.cookies.get("mash_desk")
+        if answer.status_code != 303 or not session:
+            raise DeskRefused(_said(answer.text) or f"sign-in refused ({answer.status_code})")
+        self.cookie = f"mash_desk={session}"
+        me = self.http.get("/session", headers=self._headers())
+        self.csrf = me.json()["csrf"]
+
+    def _headers(self) -> dict[str, str]:
+        return {"cookie": self.cookie, "accept": "application/json"}
+
+    def command(self, case: str, what: str, form: dict[str, str]) -> dict[str, Any]:
+        answer = self.http.post(f"/cases/{case}/{what}", data={**form, "csrf": self.csrf},
+                                headers=self._headers())
+        if answer.headers.get("content-type", "").startswith("application/json"):
+            found: dict[str, Any] = answer.json()
+            return found
+        raise DeskRefused(_said(answer.text) or f"the desk answered {answer.status_code}")
+
+    def verdict(self, case: str, command_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.http.get(f"/cases/{case}/verdict/{command_id}",
+                                              headers=self._headers()).json()
+        return found
+
+
+def _said(html: str) -> str:
+    """The message a desk page shows in its alert, as plain text."""
+    found = re.search(r'role="alert"[^>]*>(.*?)</p>', html, re.S)
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip() if found else ""
+
+
+def desk_url() -> str:
+    return os.environ.get("MASH_DESK_URL") or f"http://localhost:{StackSettings().desk_port}"
+
+
+def send(case: str, what: str, form: dict[str, str], user: str, password: str,
+         wait: float) -> dict[str, Any]:
+    """Sign in as ``user``, send the form, and wait up to ``wait`` seconds
+    for the decision service's verdict (``verdict`` "waiting" if none came)."""
+    desk = Desk(desk_url())
+    desk.sign_in(user, password)
+    found = desk.command(case, what, form)
+    deadline = time.monotonic() + wait
+    while found.get("verdict") == "waiting" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        found = {**desk.verdict(case, found["command_id"]), "command_id": found["command_id"]}
+    return found
+
+
+def _act(case: str, what: str, form: dict[str, str | None], user: str, wait: float) -> None:
+    password = os.environ.get("MASH_PASSWORD") or typer.prompt(f"Password for {user}",
+                                                               hide_input=True)
     try:
-        await producer.send_and_wait(topics.DECISION_COMMANDS, event.to_bytes(),
-                                     key=event.subject.encode("utf-8"),
-                                     headers=[("content-type", CONTENT_TYPE.encode())])
-    finally:
-        await producer.stop()
-
-
-async def send_and_wait(bootstrap: str, event: Event[Any], timeout: float) -> CaseChanged | None:
-    """Publish a command and wait for the decision service's verdict on it
-    (the line of the case's history it caused); None if none came in time.
-
-    The history topic is read from its end as it was before the command was
-    sent, so the verdict cannot be missed and nothing older is read."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, client_id="mash-case",
-                                **ServiceSettings().kafka_client_options())
-    await consumer.start()
-    try:
-        partitions = await consumer.partitions_for_topic(topics.CASE_HISTORY) or set()
-        assigned = [TopicPartition(topics.CASE_HISTORY, p) for p in partitions]
-        consumer.assign(assigned)
-        await consumer.seek_to_end(*assigned)
-        for tp in assigned:
-            await consumer.position(tp)  # fixed now, before the command can be answered
-        await publish(bootstrap, event)
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            batch = await consumer.getmany(timeout_ms=int(min(left, 1.0) * 1000))
-            for records in batch.values():
-                for record in records:
-                    try:
-                        change = CaseChanged.model_validate_json(record.value)
-                    except ValidationError:
-                        continue
-                    if change.causation_id == event.id:
-                        return change
-        return None
-    finally:
-        await consumer.stop()
-
-
-def _send(build: Any, wait: float) -> None:
-    try:
-        event = build()
-    except ValidationError as error:
-        for item in error.errors(include_url=False):
-            message = str(item["msg"]).removeprefix("Value error, ")
-            typer.echo(f"mash case: {message}", err=True)
+        found = send(case, what, {k: v for k, v in form.items() if v is not None}, user,
+                     password, wait)
+    except DeskRefused as refused:
+        typer.echo(f"mash case: refused: {refused}", err=True)
+        raise typer.Exit(2) from refused
+    except httpx.HTTPError as error:
+        typer.echo(f"mash case: cannot reach the desk at {desk_url()} ({type(error).__name__}): "
+                   "is `mash up` running? (MASH_DESK_URL)", err=True)
         raise typer.Exit(2) from error
-    verdict = asyncio.run(send_and_wait(CaseSettings().bootstrap(), event, wait))
-    if verdict is None:
+    if found.get("verdict") == "waiting":
         typer.echo(f"mash case: no answer from the decision service within {wait:g}s to "
-                   f"{event.type} {event.id} for {event.subject}: it may be down or behind; "
-                   f"`mash case show {event.subject}` shows whether it was taken", err=True)
+                   f"{what} for {case}: it may be down or behind; `mash case show {case}` "
+                   "shows whether it was taken", err=True)
         raise typer.Exit(3)
-    d = verdict.data
-    said = " ".join(x for x in (d.rag, d.outcome) if x)
-    if d.kind not in ACCEPTED:
-        typer.echo(f"mash case: refused: {d.text.removeprefix('Command refused: ')}", err=True)
+    text = str(found.get("text", "")).removeprefix("Command refused: ")
+    if found.get("verdict") != "accepted":
+        typer.echo(f"mash case: refused: {text}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"{d.kind.value}: case {d.case_id}" + (f" {said}" if said else "")
-               + f" by {d.actor.actor_id}")
+    typer.echo(f"{found.get('kind')}: case {case} by {user}: {text}")
 
 
 Wait_ = Annotated[float, typer.Option(help="Seconds to wait for the decision service's verdict.")]
-
-
-Actor_ = Annotated[str, typer.Option("--actor", envvar="MASH_ACTOR",
-                                     help="Your identity, e.g. sw-ann.jones (or MASH_ACTOR)")]
+User_ = Annotated[str, typer.Option("--user", envvar="MASH_USER",
+                                    help="Your desk account (or MASH_USER); the password is "
+                                         "asked for, or read from MASH_PASSWORD")]
 RagOpt = Annotated[Rag | None, typer.Option(help="RED, AMBER or GREEN")]
 OutcomeOpt = Annotated[Outcome | None, typer.Option(help="The outcome")]
 
@@ -418,7 +418,7 @@ OutcomeOpt = Annotated[Outcome | None, typer.Option(help="The outcome")]
 @case_app.command("recommend")
 def recommend_cmd(
     case: str,
-    actor: Actor_,
+    user: User_,
     rag: Annotated[Rag, typer.Option(help="RED, AMBER or GREEN")],
     outcome: Annotated[Outcome, typer.Option(help="The outcome")],
     rationale: Annotated[str, typer.Option(help="Why: your analysis of the product")],
@@ -426,15 +426,17 @@ def recommend_cmd(
     advice: Annotated[str | None, typer.Option(help="Advice or signposting (NFA)")] = None,
     wait: Wait_ = 30.0,
 ) -> None:
-    """Record a social worker's recommendation on a case awaiting decision;
-    exits 1 if the decision service refuses it, 3 if it does not answer."""
-    _send(lambda: recommend_command(case, actor, rag, outcome, rationale, level, advice), wait)
+    """Recommend on a case, as yourself, through the desk; exits 1 if the
+    decision service refuses it, 2 if the desk does, 3 if no answer comes."""
+    _act(case, "recommend", {"rag": rag.value, "outcome": outcome.value, "rationale": rationale,
+                             "level": str(level) if level else None, "advice": advice},
+         user, wait)
 
 
 @case_app.command("decide")
 def decide_cmd(
     case: str,
-    actor: Actor_,
+    user: User_,
     override: Annotated[bool, typer.Option(
         "--override/--authorise",
         help="Authorise (the recommendation, else the proposal) or override")] = False,
@@ -445,7 +447,10 @@ def decide_cmd(
     advice: Annotated[str | None, typer.Option(help="Advice or signposting (NFA)")] = None,
     wait: Wait_ = 30.0,
 ) -> None:
-    """The MASH manager's final decision; exits 1 if the decision service
-    refuses it, 3 if it does not answer."""
-    _send(lambda: decide_command(case, actor, override, rag, outcome, rationale, level, advice),
-          wait)
+    """A manager's final decision, as yourself, through the desk; answers
+    as `recommend` does."""
+    _act(case, "decide", {"action": "override" if override else "authorise",
+                          "rag": rag.value if rag else None,
+                          "outcome": outcome.value if outcome else None,
+                          "rationale": rationale, "level": str(level) if level else None,
+                          "advice": advice}, user, wait)

@@ -21,6 +21,7 @@ from contracts.agencies import agencies  # noqa: E402
 
 def targets() -> list[tuple[str, str, dict[str, str]]]:
     apps = [(name, f"services.{name}.app:app", {}) for name in ("intake", "decision", "notify")]
+    apps.append(("desk", "services.desk.app:streams", {}))
     apps += [(f"research-{a}", "services.research.app:app", {"MASH_AGENCY": a})
              for a in agencies()]
     return apps

@@ -108,12 +108,15 @@ def bootstrap(settings: DeskSettings) -> tuple[Service, Desk]:
 settings = DeskSettings()
 service, desk = bootstrap(settings)
 web = desk.app()
+# FastStream's app: the subscribers' lifespan, /metrics, /health, and the
+# AsyncAPI document (scripts/export_asyncapi.py).
+streams = service.app
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """One port: the service's lifespan, /metrics and /health to FastStream's
     app; every page to the desk."""
     if scope["type"] == "lifespan" or scope.get("path") in ("/metrics", "/health"):
-        await service.app(scope, receive, send)
+        await streams(scope, receive, send)
     else:
         await web(scope, receive, send)

@@ -153,7 +153,7 @@ def settle(v: CaseView, windows: Windows) -> CaseView:
             case HistoryKind.AUTHORISED if h.actor.role is Role.RULES:
                 stage = Stage.DECIDED if h.rag is Rag.GREEN else Stage.AWAITING_CONFIRMATION
             case HistoryKind.AUTHORISED | HistoryKind.OVERRIDDEN | HistoryKind.REVIEWED:
-                stage, recommendation = Stage.DECIDED, None
+                stage = Stage.DECIDED  # the recommendation stays on the RAG trail
             case HistoryKind.FLAGGED_FOR_REVIEW:
                 stage = Stage.REVIEW
     if stage is Stage.GATHERING and v.decision is not None:

@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from authlib.integrations.starlette_client import OAuth
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -170,6 +172,12 @@ class Desk:
         response.delete_cookie(identity.LOGIN_COOKIE, path="/")
         return response
 
+    async def whoami(self, request: Request, session: identity.Session) -> Response:
+        """For a client that is not a browser (the CLI): who it is signed in
+        as, and the token its forms carry."""
+        return JSONResponse({"actor": session.actor.model_dump(mode="json"),
+                             "csrf": session.csrf})
+
     async def logout(self, request: Request, session: identity.Session) -> Response:
         await store.end_session(self.db, session.token)
         response = RedirectResponse("/login", status_code=303)
@@ -235,6 +243,8 @@ class Desk:
         """The htmx part that keeps asking for a command's verdict."""
         case_id, command = request.path_params["case_id"], request.path_params["command"]
         found = await store.verdict(self.db, case_id, command)
+        if _wants_json(request):
+            return JSONResponse(_verdict_json(found, command))
         if found is None:
             return self.render(request, "verdict.html", session=session, verdict=None,
                                case_id=case_id, command=command, accepted=ACCEPTED)
@@ -302,11 +312,7 @@ class Desk:
             handlers.send_command(tx, command)
         found = await self._await_verdict(case_id, command.id)
         if _wants_json(request):
-            if found is None:
-                return JSONResponse({"verdict": "waiting", "command_id": command.id}, 202)
-            return JSONResponse({"verdict": "accepted" if found.kind in ACCEPTED else "refused",
-                                 "kind": found.kind.value, "text": found.text,
-                                 "command_id": command.id})
+            return JSONResponse(_verdict_json(found, command.id), 202 if found is None else 200)
         return RedirectResponse(f"/cases/{case_id}?command={command.id}", status_code=303)
 
     async def _await_verdict(self, case_id: str, command_id: str) -> HistoryLine | None:
@@ -351,6 +357,43 @@ class Desk:
         return self.render(request, "enquiry.html", session=session, case=view, line=line,
                            agency=agency)
 
+    # --- OpenID Connect (production) -----------------------------------------------------
+
+    def oidc_routes(self) -> list[Route]:
+        """Sign in through the organisation's identity provider (Authlib):
+        the provider authenticates the person and asserts their role; the
+        desk keeps no password. Only when MASH_OIDC_ISSUER is set."""
+        s = self.settings
+        if s.oidc_issuer is None:
+            return []
+        oauth = OAuth()
+        oauth.register(
+            "idp", client_id=s.oidc_client_id,
+            client_secret=s.oidc_client_secret.get_secret_value() if s.oidc_client_secret
+            else None,
+            server_metadata_url=s.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
+            client_kwargs={"scope": "openid profile email"})
+        client = oauth.create_client("idp")
+
+        async def begin(request: Request) -> Response:
+            response: Response = await client.authorize_redirect(
+                request, str(request.url_for("oidc-callback")))
+            return response
+
+        async def callback(request: Request) -> Response:
+            token = await client.authorize_access_token(request)
+            actor = identity.actor_from_claims(dict(token.get("userinfo") or {}),
+                                               s.oidc_role_claim, s.oidc_agency_claim)
+            if actor is None:
+                log.warning("OpenID Connect sign-in with no desk role refused")
+                return self.render(request, "login.html", 403, login_csrf="",
+                                   oidc=True, error="Your account has no MASH desk role. "
+                                                    "Ask your administrator.")
+            return await self._start(actor, via="oidc")
+
+        return [Route("/login/oidc", begin), Route("/login/oidc/callback", callback,
+                                                   name="oidc-callback")]
+
     # --- the app ------------------------------------------------------------------------
 
     def app(self, extra: list[Route] | None = None) -> Starlette:
@@ -361,6 +404,7 @@ class Desk:
             Route("/login", self.login_page, methods=["GET"]),
             Route("/login", self.login, methods=["POST"]),
             Route("/logout", page(self.logout, form=True), methods=["POST"]),
+            Route("/session", page(self.whoami)),
             Route("/tray", page(self.tray)),
             Route("/cases/{case_id}", page(self.case)),
             Route("/cases/{case_id}/verdict/{command}", page(self.verdict)),
@@ -369,10 +413,20 @@ class Desk:
             Route("/cases/{case_id}/decide", page(self.decide, form=True), methods=["POST"]),
             Route("/enquiries", page(self.enquiries)),
             Route("/enquiries/{agency}/{case_id}", page(self.enquiry)),
+            *self.oidc_routes(),
             *(extra or []),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
         web = Starlette(routes=routes)
+        if self.settings.oidc_issuer is not None:
+            # Authlib keeps the sign-in's state and nonce in a signed cookie
+            # for the round trip to the provider; the desk's session is not in it.
+            secret = self.settings.oidc_state_secret
+            if secret is None:
+                raise ValueError("MASH_OIDC_ISSUER needs MASH_OIDC_STATE_SECRET")
+            web.add_middleware(SessionMiddleware, secret_key=secret.get_secret_value(),
+                               session_cookie="mash_desk_oidc", max_age=600,
+                               same_site="lax", https_only=self.settings.cookie_secure)
         web.add_middleware(SecurityHeaders)
         return web
 
@@ -415,6 +469,13 @@ def _text(form: FormData, name: str) -> str | None:
 def _level(form: FormData) -> int | None:
     text = _text(form, "level")
     return int(text) if text and text.isdigit() else None
+
+
+def _verdict_json(found: HistoryLine | None, command_id: str) -> dict[str, str]:
+    if found is None:
+        return {"verdict": "waiting", "command_id": command_id}
+    return {"verdict": "accepted" if found.kind in ACCEPTED else "refused",
+            "kind": found.kind.value, "text": found.text, "command_id": command_id}
 
 
 def _wants_json(request: Request) -> bool:

@@ -6,16 +6,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from contracts.casework import (
-    CaseChanged,
-    CaseChangeData,
-    DecideCommand,
-    HistoryKind,
-    RecommendCommand,
-    Role,
-)
 from contracts.contact import Rag
-from contracts.envelope import Event
 from contracts.events import FindingData, FindingItem, Outcome
 from mash import case as case_cli
 from mash.cli import app
@@ -23,7 +14,6 @@ from services.decision import domain
 from tests.unit.test_decision_workflow import (
     FRIDAY_1655,
     MANUAL,
-    SW,
     answered,
     decide,
     new_case,
@@ -89,91 +79,86 @@ def test_a_case_not_yet_opened() -> None:
     assert "not opened yet" in case_cli.render({"_id": "CASE-9", "findings": {}})[0]
 
 
-class Decision:
-    """Stands in for the decision service: records each command and answers it."""
+class Desk:
+    """Stands in for the desk: records each form and answers with a verdict."""
 
     def __init__(self) -> None:
-        self.sent: list[Event[Any]] = []
-        self.answer: tuple[HistoryKind, str] | None = (HistoryKind.RECOMMENDED, "ok")
+        self.sent: list[tuple[str, str, dict[str, str], str, str]] = []
+        self.answer: dict[str, str] = {"verdict": "accepted", "kind": "recommended",
+                                       "text": "Pattern of incidents."}
 
-    async def __call__(self, _bootstrap: str, event: Event[Any],
-                       _timeout: float) -> CaseChanged | None:
-        self.sent.append(event)
-        if self.answer is None:
-            return None
-        kind, text = self.answer
-        return CaseChanged.new(
-            CaseChangeData(case_id=event.subject, kind=kind, actor=event.data.actor, text=text,
-                           at=FRIDAY_1655),
-            source="/mash/decision", subject=event.subject, correlation_id=event.subject,
-            causation_id=event.id)
+    def __call__(self, case: str, what: str, form: dict[str, str], user: str, password: str,
+                 _wait: float) -> dict[str, str]:
+        self.sent.append((case, what, form, user, password))
+        return self.answer
 
 
 @pytest.fixture
-def decision(monkeypatch: pytest.MonkeyPatch) -> Decision:
-    fake = Decision()
-    monkeypatch.setattr(case_cli, "send_and_wait", fake)
+def desk(monkeypatch: pytest.MonkeyPatch) -> Desk:
+    fake = Desk()
+    monkeypatch.setattr(case_cli, "send", fake)
     return fake
 
 
-def test_recommend_sends_a_command_with_the_actor_and_says_it_was_taken(
-        decision: Decision) -> None:
-    run = CliRunner().invoke(app, ["case", "recommend", "CASE-1", "--actor", "sw-ann",
+SIGNED_IN = {"MASH_USER": "ann.jones", "MASH_PASSWORD": "correct horse battery"}
+
+
+def test_recommend_goes_through_the_desk_as_the_named_user(desk: Desk) -> None:
+    run = CliRunner().invoke(app, ["case", "recommend", "CASE-1",
                                    "--rag", "AMBER", "--outcome", "child-and-family-assessment",
-                                   "--rationale", "Pattern of incidents."])
+                                   "--rationale", "Pattern of incidents."], env=SIGNED_IN)
     assert run.exit_code == 0, run.output
-    [event] = decision.sent
-    assert isinstance(event, RecommendCommand)
-    assert (event.subject, event.data.actor.actor_id, event.data.actor.role) == \
-        ("CASE-1", "sw-ann", Role.SOCIAL_WORKER)
-    assert "recommended: case CASE-1 by sw-ann" in run.output
+    [(case, what, form, user, password)] = desk.sent
+    assert (case, what, user, password) == ("CASE-1", "recommend", "ann.jones",
+                                            "correct horse battery")
+    assert form == {"rag": "AMBER", "outcome": "child-and-family-assessment",
+                    "rationale": "Pattern of incidents."}
+    assert "recommended: case CASE-1 by ann.jones" in run.output
 
 
-def test_a_refused_command_exits_non_zero_with_the_reason(decision: Decision) -> None:
-    decision.answer = (HistoryKind.COMMAND_REFUSED, "Command refused: no such case")
-    run = CliRunner().invoke(app, ["case", "decide", "CASE-404", "--actor", "mgr-bob"])
+def test_nobody_declares_who_they_are() -> None:
+    run = CliRunner().invoke(app, ["case", "decide", "CASE-1", "--actor", "mgr-bob"],
+                             env=SIGNED_IN)
+    assert run.exit_code == 2
+    assert "No such option: --actor" in run.output
+
+
+def test_a_refused_command_exits_non_zero_with_the_reason(desk: Desk) -> None:
+    desk.answer = {"verdict": "refused", "kind": "command-refused",
+                   "text": "Command refused: you made the recommendation on this case"}
+    run = CliRunner().invoke(app, ["case", "decide", "CASE-1"], env=SIGNED_IN)
     assert run.exit_code == 1
-    assert "refused: no such case" in run.output
+    assert "refused: you made the recommendation on this case" in run.output
     assert "sent" not in run.output
 
 
-def test_no_verdict_in_time_exits_non_zero(decision: Decision) -> None:
-    decision.answer = None
-    run = CliRunner().invoke(app, ["case", "decide", "CASE-1", "--actor", "mgr-bob",
-                                   "--wait", "0.1"])
+def test_no_verdict_in_time_exits_non_zero(desk: Desk) -> None:
+    desk.answer = {"verdict": "waiting", "command_id": "c-1"}
+    run = CliRunner().invoke(app, ["case", "decide", "CASE-1", "--wait", "0.1"], env=SIGNED_IN)
     assert run.exit_code == 3
     assert "no answer from the decision service within 0.1s" in run.output
 
 
-def test_decide_override_needs_a_rationale(decision: Decision) -> None:
-    run = CliRunner().invoke(app, ["case", "decide", "CASE-1", "--actor", "mgr-bob",
-                                   "--override", "--rag", "RED",
-                                   "--outcome", "strategy-discussion-s47"])
+def test_the_desk_refusing_before_sending_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object) -> None:
+        raise case_cli.DeskRefused("That name and password do not match an account.")
+    monkeypatch.setattr(case_cli, "send", refuse)
+    run = CliRunner().invoke(app, ["case", "decide", "CASE-1"], env=SIGNED_IN)
     assert run.exit_code == 2
-    assert "an override needs a rationale" in run.output
-    assert not decision.sent
+    assert "do not match an account" in run.output
 
 
-def test_a_blank_rationale_is_refused_before_anything_is_sent(decision: Decision) -> None:
-    run = CliRunner().invoke(app, ["case", "recommend", "CASE-1", "--actor", "sw-ann",
-                                   "--rag", "GREEN", "--outcome", "nfa", "--rationale", "   "])
-    assert run.exit_code == 2
-    assert "a recommendation needs a rationale, not blank space" in run.output
-    assert not decision.sent
-
-
-def test_decide_authorise_from_the_environment_actor(decision: Decision) -> None:
-    decision.answer = (HistoryKind.AUTHORISED, "Authorised as proposed")
-    run = CliRunner().invoke(app, ["case", "decide", "CASE-1"], env={"MASH_ACTOR": "mgr-bob"})
+def test_decide_override_sends_what_and_why(desk: Desk) -> None:
+    run = CliRunner().invoke(app, ["case", "decide", "CASE-1", "--override", "--rag", "RED",
+                                   "--outcome", "strategy-discussion-s47",
+                                   "--rationale", "Arrest for violence."], env=SIGNED_IN)
     assert run.exit_code == 0, run.output
-    [event] = decision.sent
-    assert isinstance(event, DecideCommand)
-    assert (event.data.action, event.data.actor.role) == ("authorise", Role.MANAGER)
+    [(_, what, form, _, _)] = desk.sent
+    assert what == "decide"
+    assert form == {"action": "override", "rag": "RED", "outcome": "strategy-discussion-s47",
+                    "rationale": "Arrest for violence."}
 
 
-def test_the_cli_sends_commands_the_decision_service_accepts() -> None:
-    cmd = case_cli.recommend_command("CASE-1", SW.actor_id, Rag.GREEN, Outcome.NFA, "why")
-    step = answered(new_case(), FRIDAY_1655, MANUAL, police=traced("police"),
-                    health=traced("health"))
-    after = domain.command(step.case, cmd, FRIDAY_1655, MANUAL)
-    assert after.case.recommendation is not None
+def test_the_alert_of_a_desk_page_is_read_as_words() -> None:
+    page = '<p role="alert" class="refused" id="x"><span>✖ </span>No such case.</p>'
+    assert case_cli._said(page) == "✖ No such case."
