@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from contracts.casework import Actor, CaseChanged, Role, SlaBreached, SlaWarning
 from contracts.caseview import CaseView, Stage
+from contracts.casework import Actor, CaseChanged, Role, SlaBreached, SlaWarning
 from contracts.contact import Rag
 from contracts.events import CaseOpenedData, DecisionMade, Outcome
 from services.decision import domain as decision
@@ -72,7 +72,8 @@ def test_a_proposed_case_waits_for_a_recommendation_with_its_explanation() -> No
     opened, emitted = events_of()
     view = fold(opened, emitted)
     assert view.stage is Stage.AWAITING_DECISION
-    assert view.proposal is not None and view.proposal.explanation is not None
+    assert view.proposal is not None
+    assert view.proposal.explanation is not None
     assert view.rag is view.proposal.rag
     assert view.due_at == opened.contact.received_at + W.of(view.proposal.rag)
     assert [s.stage for s in view.trail()] == ["referrer", "triage", "proposed"]
@@ -83,7 +84,8 @@ def test_recommended_then_decided_by_another_manager() -> None:
                                 decide("authorise"))
     view = fold(opened, emitted)
     assert view.stage is Stage.DECIDED
-    assert view.decision is not None and view.decision.rag is Rag.RED
+    assert view.decision is not None
+    assert view.decision.rag is Rag.RED
     assert view.due_at is None
     trail = view.trail()
     assert [s.stage for s in trail] == ["referrer", "triage", "proposed", "recommended",
@@ -115,7 +117,8 @@ def test_a_redelivered_history_line_changes_nothing() -> None:
 def test_the_rules_authorising_amber_still_wait_for_a_manager() -> None:
     opened, emitted = events_of(auto=True)
     view = fold(opened, emitted)
-    assert view.decision is not None and view.decision.decided_by == "rules"
+    assert view.decision is not None
+    assert view.decision.decided_by == "rules"
     expected = Stage.DECIDED if view.decision.rag is Rag.GREEN else Stage.AWAITING_CONFIRMATION
     assert view.stage is expected
     assert domain.waits_for(view, MGR) is (expected is Stage.AWAITING_CONFIRMATION)
