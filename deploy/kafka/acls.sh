@@ -61,6 +61,13 @@ group notify mash-notify mash-notify.acks mash-notify.dlq
 write_prefix notify mash.outcomes. mash.feedback.
 write_topic notify mash.dlq
 
+# desk: the case's public events in, for its case views; people's commands out
+# (the only writer of mash.commands.decision: each command is signed by the desk).
+read_topic desk mash.cases.opened mash.cases.opened.urgent mash.findings mash.findings.urgent \
+  mash.cases.contact-added mash.cases.history mash.decisions mash.sla.warnings mash.sla.breached
+group_prefix desk mash-desk.
+write_topic desk mash.commands.decision mash.dlq
+
 # Senders: each may submit contacts and read its own feedback topic (its receipts,
 # rejections and outcomes), and nothing else.
 for signer in $AGENCIES $CHANNELS; do

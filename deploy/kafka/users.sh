@@ -10,7 +10,7 @@ scram_user() {
     --entity-name "$1" --add-config "SCRAM-SHA-512=[iterations=8192,password=$pw]"
 }
 
-for service in intake decision notify mash-operator; do
+for service in intake decision notify desk mash-operator; do
   scram_user "$service"
 done
 for agency in $AGENCIES; do

@@ -17,6 +17,7 @@ const users = [
   { user: "intake", roles: [{ role: "readWrite", db: "mash_intake" }] },
   { user: "decision", roles: [{ role: "readWrite", db: "mash_decision" }] },
   { user: "notify", roles: [{ role: "readWrite", db: "mash_notify" }] },
+  { user: "desk", roles: [{ role: "readWrite", db: "mash_desk" }] },
   ...agencies.map((agency) => ({
     user: "research-" + agency,
     roles: [{ role: "readWrite", db: "mash_research_" + agency.replace(/-/g, "_") }],

@@ -35,7 +35,8 @@ def compose_binary() -> Path:
 
 def secrets_env(tmp: Path) -> Path:
     """An .env with every password the compose file requires."""
-    needed = sorted(set(re.findall(r"\$\{([A-Z_]*PASSWORD[A-Z_]*):\?", COMPOSE_FILE.read_text())))
+    needed = sorted(set(re.findall(r"\$\{([A-Z_]*(?:PASSWORD|OIDC)[A-Z_]*):\?",
+                                   COMPOSE_FILE.read_text())))
     path = tmp / "secrets.env"
     path.write_text("".join(f"{name}=pw{n}\n" for n, name in enumerate(needed)))
     return path
@@ -138,8 +139,8 @@ def test_app_services_wait_for_infrastructure_and_topics(
         assert conditions == expected, name
 
 
-APP = ("intake", "decision", "notify", *(f"research-{a}" for a in AGENCIES))
-PRINCIPALS = ["intake", "decision", "notify", "mash-operator",
+APP = ("intake", "decision", "notify", "desk", *(f"research-{a}" for a in AGENCIES))
+PRINCIPALS = ["intake", "decision", "notify", "desk", "mash-operator",
               *(f"research-{a}" for a in AGENCIES),
               *(f"agency-{s}" for s in (*AGENCIES, "contact-centre", "early-help", "other-la"))]
 CA = "/etc/mash/tls/ca.crt"

@@ -32,7 +32,7 @@ def senders() -> tuple[str, ...]:
 
 
 def principals() -> list[str]:
-    return ["intake", "decision", "notify", OPERATOR, *(f"research-{a}" for a in agencies()),
+    return ["intake", "decision", "notify", "desk", OPERATOR, *(f"research-{a}" for a in agencies()),
             *(f"agency-{s}" for s in senders())]
 
 

