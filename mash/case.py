@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from contracts.caseview import COLLECTION, OPEN_STAGES, CaseView
 from contracts.casework import (
     HistoryKind,
 )
@@ -38,6 +39,8 @@ from contracts.events import (
 from mash.settings import StackSettings
 
 DATABASE = "mash_decision"
+# The desk keeps the case views (contracts/caseview.py); the operator reads them.
+VIEWS_DATABASE = "mash_desk"
 LONDON = ZoneInfo("Europe/London")
 
 case_app = typer.Typer(help="A case: show the product, recommend, decide.", no_args_is_help=True)
@@ -281,25 +284,50 @@ def show(case: Annotated[str, typer.Argument(help="A case id, or a contact id on
 
 @case_app.command("list")
 def list_cases(
-    state: Annotated[str | None, typer.Option(help="gathering, proposed or decided")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 20,
+    stage: Annotated[str | None, typer.Option(
+        help="gathering, awaiting-decision, recommended, awaiting-confirmation, review or "
+             "decided (default: every open case)")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
-    """The most recent cases, one line each."""
-    query: dict[str, Any] = {"opened": {"$exists": True}}
-    if state:
-        query["state"] = state
+    """Cases as the desk's work tray orders them: RED, AMBER, GREEN, then the
+    least time left; read from the case view (contracts/caseview.py)."""
+    query: dict[str, Any] = {"stage": stage} if stage else \
+        {"stage": {"$in": sorted(OPEN_STAGES)}}
     try:
         with _client() as client:
-            docs = list(client[DATABASE].cases.find(query).sort("opened.opened_at", -1)
-                        .limit(limit))
+            docs = list(client[VIEWS_DATABASE][COLLECTION].find(query).sort(
+                [("rag_order", 1), ("due_at", 1), ("_id", 1)]).limit(limit))
     except PyMongoError as error:
-        typer.echo(f"mash case: cannot read the case database: {type(error).__name__}", err=True)
+        typer.echo(f"mash case: cannot read the case views: {type(error).__name__}", err=True)
         raise typer.Exit(2) from error
+    typer.echo(_listed(docs, datetime.now(LONDON)))
+
+
+def _listed(docs: list[dict[str, Any]], now: datetime) -> str:
+    """One line per case, under a header: what a queue is worked by."""
+    lines = [f"{'CASE':<14} {'RAG':<6} {'STAGE':<22} {'RECEIVED':<12} {'DUE':<12} "
+             f"{'TIME LEFT':<18} REFERRER"]
     for doc in docs:
-        d = doc.get("decision") or doc.get("proposal") or {}
-        typer.echo(f"{doc['_id']:<14} {doc.get('state', '?'):<9} {d.get('rag', '-'):<6} "
-                   f"{d.get('outcome', '-'):<28} {doc['opened']['contact']['contact_id']}"
-                   + (f"  {_flag(doc)}" if doc.get("review") else ""))
+        view = CaseView.model_validate(doc)
+        referrer = view.contacts[0].contact.referrer.agency if view.contacts else "-"
+        left = _left(view.due_at, now) if view.due_at else "-"
+        lines.append(f"{view.case_id:<14} {(view.rag or '-'):<6} {view.stage.value:<22} "
+                     f"{_short(view.received_at):<12} {_short(view.due_at):<12} {left:<18} "
+                     f"{referrer}")
+    if not docs:
+        lines.append("(no cases)")
+    return "\n".join(lines)
+
+
+def _short(moment: datetime | None) -> str:
+    return f"{moment.astimezone(LONDON):%d %b %H:%M}" if moment else "-"
+
+
+def _left(due: datetime, now: datetime) -> str:
+    minutes = int((due - now).total_seconds() // 60)
+    late, minutes = minutes < 0, abs(minutes)
+    text = f"{minutes // 60} h {minutes % 60:02d} m"
+    return f"overdue {text}" if late else text
 
 
 # --- commands ----------------------------------------------------------------

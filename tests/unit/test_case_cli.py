@@ -162,3 +162,21 @@ def test_decide_override_sends_what_and_why(desk: Desk) -> None:
 def test_the_alert_of_a_desk_page_is_read_as_words() -> None:
     page = '<p role="alert" class="refused" id="x"><span>✖ </span>No such case.</p>'
     assert case_cli._said(page) == "✖ No such case."
+
+
+def test_list_is_the_tray_in_words_with_a_header_and_time_left() -> None:
+    from contracts.caseview import Stage
+    from services.desk import domain as desk
+
+    opened = new_case().opened
+    assert opened is not None
+    view = desk.opened(desk.new("CASE-1"), opened, desk.Windows())
+    doc = view.model_dump(mode="json", by_alias=True)
+    doc["due_at"] = view.due_at
+    text = case_cli._listed([doc], FRIDAY_1655 + timedelta(hours=1))
+    header, line = text.splitlines()
+    assert header.split()[:6] == ["CASE", "RAG", "STAGE", "RECEIVED", "DUE", "TIME"]
+    assert line.split()[:3] == ["CASE-1", "AMBER", Stage.GATHERING.value]
+    assert "23 h 00 m" in line
+    assert line.endswith("police")
+    assert "(no cases)" in case_cli._listed([], FRIDAY_1655)
