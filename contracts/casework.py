@@ -12,6 +12,7 @@ this module imports ``Outcome`` and ``Destination`` from it: the package's
 """
 
 import re
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -120,6 +121,37 @@ class DecideCommand(Event[DecideData]):
 
 
 DecisionCommand = Annotated[RecommendCommand | DecideCommand, Field(discriminator="type")]
+
+
+class ResearchNoteData(_Data):
+    """An agency researcher adds to what their agency holds about a person
+    on an enquiry: the agency's research service records it as one of its
+    own records and answers the enquiry again under its disclosure policy."""
+
+    case_id: str = Field(max_length=40)
+    agency: str = Field(max_length=50)
+    actor: Actor
+    person_ref: str = Field(max_length=20, description="As in the enquiry, e.g. child-0")
+    category: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*$",
+                          description="A record type, e.g. welfare-concern, missed-appointment")
+    summary: str = Field(min_length=1, max_length=1000)
+    occurred_on: date | None = None
+    risk: Literal["low", "medium", "high"]
+
+    @field_validator("summary")
+    @classmethod
+    def _summary_says_something(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("a note needs words, not blank space")
+        return text
+
+
+class ResearchNoteCommand(Event[ResearchNoteData]):
+    """Published by the desk (signed, the researcher authenticated) on that
+    agency's own command topic; the finding it causes names it as its cause."""
+
+    event_type = "mash.command.research-note"
+    type: Literal["mash.command.research-note"] = "mash.command.research-note"
 
 
 # --- the case's history ---------------------------------------------------
@@ -263,6 +295,6 @@ class OutcomeEscalated(Event[EscalationData]):
 
 
 CASEWORK_EVENTS: tuple[type[Event[Any]], ...] = (
-    RecommendCommand, DecideCommand, CaseChanged, SlaWarning, SlaBreached, OutcomeAcknowledged,
-    OutcomeEscalated)
+    RecommendCommand, DecideCommand, ResearchNoteCommand, CaseChanged, SlaWarning, SlaBreached,
+    OutcomeAcknowledged, OutcomeEscalated)
 

@@ -38,6 +38,12 @@ def enquiries(agency: str) -> str:
     return f"mash.enquiries.{agency}"
 
 
+def research_commands(agency: str) -> str:
+    """An agency researcher's additions, read by that agency's research
+    service alone (written by the desk alone)."""
+    return f"mash.commands.research.{agency}"
+
+
 def feedback(sender: str) -> str:
     """Everything a sender of contacts hears about its own contacts, and
     nothing about anyone else's: receipts, rejections and what the MASH
@@ -81,7 +87,8 @@ def laned() -> tuple[str, ...]:
 
 def all_topics() -> tuple[str, ...]:
     """Every topic the platform uses, for creating them up front."""
-    per_agency = tuple(enquiries(a) for a in agencies())
+    per_agency = tuple(enquiries(a) for a in agencies()) + \
+        tuple(research_commands(a) for a in agencies())
     per_sender = tuple(feedback(s) for s in senders())
     return (
         CONTACTS_SUBMITTED,
