@@ -56,6 +56,8 @@ class AgencyLine(_View):
     result: Literal["trace", "no-trace"] | None = None
     disclosure_level: str | None = None
     items: list[FindingItem] = Field(default_factory=list)
+    caused_by: str | None = Field(default=None,
+                                  description="The researcher's note the answer follows, if any")
 
 
 class RagStep(_View):

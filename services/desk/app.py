@@ -8,7 +8,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from faststream.kafka.annotations import KafkaMessage
 
 from contracts import topics
-from contracts.casework import CaseChanged, SlaBreached, SlaWarning
+from contracts.agencies import agencies
+from contracts.casework import CaseChanged, ResearchNoteCommand, SlaBreached, SlaWarning
 from contracts.envelope import utc_now
 from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingReported
 from contracts.signing import SIGNATURE_HEADER, SIGNER_HEADER, load_public_keys, signature_valid
@@ -40,6 +41,11 @@ def bootstrap(settings: DeskSettings) -> tuple[Service, Desk]:
 
     service.on_startup(load_keys)
     broker = service.broker
+    for agency in agencies():
+        broker.publisher(topics.research_commands(agency), schema=ResearchNoteCommand,
+                         title=f"a {agency} researcher's note",
+                         description=f"Signed by the desk; read by research-{agency} alone, "
+                                     "which records it and answers the enquiry again.")
     broker.publisher(topics.DECISION_COMMANDS, title="recommend or decide",
                      description="Each signed by the desk (mash-signer: desk) and carrying "
                                  "the person the desk authenticated, in their role.")
@@ -71,7 +77,8 @@ def bootstrap(settings: DeskSettings) -> tuple[Service, Desk]:
                                 event.id[:40], event.data.case_id, signer)
             return
         await fold(event.id, event.data.case_id,
-                   partial(domain.finding, data=event.data, windows=windows))
+                   partial(domain.finding, data=event.data, windows=windows,
+                           caused_by=event.causation_id))
 
     @broker.subscriber(topics.CASE_HISTORY, **service.subscription("history"),
                        title="case changed")

@@ -80,7 +80,9 @@ def contact_added(view: CaseView, data: ContactAddedData, windows: Windows) -> C
     return settle(v, windows)
 
 
-def finding(view: CaseView, data: FindingData, windows: Windows) -> CaseView:
+def finding(view: CaseView, data: FindingData, windows: Windows,
+            caused_by: str | None = None) -> CaseView:
+    """An agency's answer; a later one (after a researcher's note) replaces it."""
     v = view.model_copy(deep=True)
     line = v.agency(data.agency)
     if line is None:
@@ -88,7 +90,9 @@ def finding(view: CaseView, data: FindingData, windows: Windows) -> CaseView:
         v.agencies.sort(key=lambda a: a.agency)
         line = v.agency(data.agency)
         assert line is not None
-    line.enquiry_id = data.enquiry_id
+    if line.answered_at is not None and line.answered_at > data.answered_at:
+        return settle(v, windows)  # an older answer, arriving late
+    line.enquiry_id, line.caused_by = data.enquiry_id, caused_by
     line.answered_at, line.result = data.answered_at, data.result
     line.disclosure_level, line.items = data.disclosure_level, list(data.items)
     return settle(v, windows)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from contracts import topics
 from contracts.caseview import CaseView
-from contracts.casework import Actor, DecideCommand, RecommendCommand
+from contracts.casework import Actor, DecideCommand, RecommendCommand, ResearchNoteCommand
 from plumbing.unit_of_work import Transaction
 from services.desk import domain, store
 
@@ -35,6 +35,16 @@ def send_command(tx: Transaction, command: RecommendCommand | DecideCommand) -> 
     if isinstance(command, DecideCommand):
         what["action"] = command.data.action
     tx.audit(actor=data.actor.actor_id, action="command sent", case_id=data.case_id, what=what)
+
+
+def send_note(tx: Transaction, command: ResearchNoteCommand) -> None:
+    """A researcher's note, to their own agency's research service alone."""
+    data = command.data
+    tx.emit(topics.research_commands(data.agency), command, key=data.case_id)
+    tx.audit(actor=data.actor.actor_id, action="note sent", case_id=data.case_id,
+             what={"command_id": command.id, "agency": data.agency,
+                   "person_ref": data.person_ref, "category": data.category,
+                   "risk": data.risk})
 
 
 def viewed(tx: Transaction, actor: Actor, case_id: str, page: str) -> None:

@@ -8,7 +8,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ from contracts.casework import (
     HistoryKind,
     RecommendationData,
     RecommendCommand,
+    ResearchNoteCommand,
+    ResearchNoteData,
     Role,
 )
 from contracts.codes import cin_factors
@@ -355,7 +357,50 @@ class Desk:
         async with self.uow.transaction() as tx:
             handlers.viewed(tx, actor, case_id, f"enquiry to {agency}")
         return self.render(request, "enquiry.html", session=session, case=view, line=line,
-                           agency=agency)
+                           agency=agency, said=None, error=None)
+
+    async def note(self, request: Request, session: identity.Session) -> Response:
+        """A researcher adds to their own agency's answer, through its research
+        service (its disclosure policy and audit apply); the page says when
+        the agency has answered again with it."""
+        actor, form = session.actor, request.state.form
+        agency, case_id = request.path_params["agency"], request.path_params["case_id"]
+        if not domain.may_see_enquiry(actor, agency):
+            return self.forbidden(request, session, "You add to your own agency's answers only.")
+        view = await store.view(self.db, case_id)
+        line = view.agency(agency) if view else None
+        if view is None or line is None:
+            return self.render(request, "error.html", 404, session,
+                               message="No enquiry to your agency on that case.")
+        try:
+            occurred = _text(form, "occurred_on")
+            command = ResearchNoteCommand.new(ResearchNoteData(
+                case_id=case_id, agency=agency, actor=actor,
+                person_ref=_text(form, "person_ref") or "", category=_text(form, "category") or "",
+                summary=_text(form, "summary") or "", risk=_text(form, "risk") or "",
+                occurred_on=date.fromisoformat(occurred) if occurred else None),
+                source=SOURCE, subject=case_id, correlation_id=case_id)
+        except (ValidationError, ValueError) as error:
+            said = "; ".join(p for _, p in plain_errors(error)) \
+                if isinstance(error, ValidationError) else "a date is YYYY-MM-DD"
+            return self.render(request, "enquiry.html", 422, session=session, case=view,
+                               line=line, agency=agency, said=None,
+                               error=f"Refused: {said}. Nothing was sent.")
+        async with self.uow.transaction() as tx:
+            handlers.send_note(tx, command)
+        deadline = time.monotonic() + self.settings.verdict_wait_seconds
+        answered = False
+        while not answered and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            answered = await store.answered_after(self.db, case_id, agency, command.id)
+        view = await store.view(self.db, case_id) or view
+        said = (f"{agency}'s research service recorded your note and answered the enquiry "
+                "again under its disclosure policy." if answered else
+                f"Sent to {agency}'s research service; it has not answered again yet. "
+                "Open this page later to see its answer.")
+        return self.render(request, "enquiry.html", session=session, case=view,
+                           line=view.agency(agency) or line, agency=agency, said=said,
+                           error=None)
 
     # --- OpenID Connect (production) -----------------------------------------------------
 
@@ -413,6 +458,8 @@ class Desk:
             Route("/cases/{case_id}/decide", page(self.decide, form=True), methods=["POST"]),
             Route("/enquiries", page(self.enquiries)),
             Route("/enquiries/{agency}/{case_id}", page(self.enquiry)),
+            Route("/enquiries/{agency}/{case_id}/note", page(self.note, form=True),
+                  methods=["POST"]),
             *self.oidc_routes(),
             *(extra or []),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -78,6 +78,15 @@ async def verdict(db: AsyncDatabase[dict[str, Any]], case_id: str,
     return HistoryLine.model_validate(found[-1]) if found else None
 
 
+async def answered_after(db: AsyncDatabase[dict[str, Any]], case_id: str, agency: str,
+                         command_id: str) -> bool:
+    """Has the agency answered again because of this note?"""
+    return await db[COLLECTION].find_one(
+        {"_id": case_id, "agencies": {"$elemMatch": {"agency": agency,
+                                                     "caused_by": command_id}}},
+        {"_id": 1}) is not None
+
+
 # --- sessions -------------------------------------------------------------------
 
 def session_key(token: str) -> str:

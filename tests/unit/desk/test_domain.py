@@ -193,3 +193,18 @@ def test_every_order_of_recommend_and_propose_ends_recommended() -> None:
         view = fold(opened, list(order))
         assert view.stage is Stage.RECOMMENDED
         assert view.recommendation is not None
+
+
+def test_a_later_answer_after_a_note_replaces_the_agencys_line_an_older_one_does_not() -> None:
+    opened, emitted = events_of(findings=False)
+    view = fold(opened, emitted)
+    first = finding("police")
+    again = first.model_copy(update={"answered_at": first.answered_at + timedelta(hours=1),
+                                     "items": []})
+    view = domain.finding(view, first, W)
+    view = domain.finding(view, again, W, caused_by="note-1")
+    police = view.agency("police")
+    assert police is not None
+    assert (police.caused_by, police.items) == ("note-1", [])
+    late = domain.finding(view, first, W)  # the older answer redelivered
+    assert late.agency("police") == police
