@@ -322,7 +322,10 @@ class Stack:
             research = name.startswith("research-")
             module = "services.research" if research else f"services.{name}"
             extra = {"MASH_AGENCY": name.removeprefix("research-"),
-                     "MASH_SIGNING_KEY_FILE": str(service_key_file(home, name).resolve())
+                     "MASH_SIGNING_KEY_FILE": str(service_key_file(home, name).resolve()),
+                     # The desk's public key: a researcher's note is taken only
+                     # when the desk signed it.
+                     "MASH_SERVICE_KEYS_FILE": str(services_file(home).resolve()),
                      } if research else {
                 "intake": {"MASH_PUBLIC_KEYS_FILE": str(public_file(home).resolve())},
                 "decision": {"MASH_SERVICE_KEYS_FILE": str(services_file(home).resolve())},
