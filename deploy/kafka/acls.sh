@@ -40,8 +40,10 @@ write_prefix intake mash.enquiries. mash.feedback.
 # dead letter for an enquiry it can never read, which holds only that enquiry).
 # No one else writes findings; each is signed with the service's own key too.
 for agency in $AGENCIES; do
-  read_topic "research-$agency" "mash.enquiries.$agency" "mash.enquiries.$agency.urgent"
-  group "research-$agency" "mash-research-$agency" "mash-research-$agency.urgent"
+  read_topic "research-$agency" "mash.enquiries.$agency" "mash.enquiries.$agency.urgent" \
+    "mash.commands.research.$agency"
+  group "research-$agency" "mash-research-$agency" "mash-research-$agency.urgent" \
+    "mash-research-$agency.notes"
   write_topic "research-$agency" mash.findings mash.findings.urgent mash.dlq
 done
 
@@ -67,6 +69,8 @@ read_topic desk mash.cases.opened mash.cases.opened.urgent mash.findings mash.fi
   mash.cases.contact-added mash.cases.history mash.decisions mash.sla.warnings mash.sla.breached
 group_prefix desk mash-desk.
 write_topic desk mash.commands.decision mash.dlq
+# Researchers' notes, each to its own agency's research service.
+write_prefix desk mash.commands.research.
 
 # Senders: each may submit contacts and read its own feedback topic (its receipts,
 # rejections and outcomes), and nothing else.

@@ -319,8 +319,11 @@ def test_a_research_service_reads_only_its_enquiries_and_writes_only_findings(
         assert acl[f"research-{agency}"] == {
             ("Read", "topic", f"mash.enquiries.{agency}"),
             ("Read", "topic", f"mash.enquiries.{agency}.urgent"),
+            # A researcher's notes, from the desk, for this agency alone.
+            ("Read", "topic", f"mash.commands.research.{agency}"),
             ("Read", "group", f"mash-research-{agency}"),
             ("Read", "group", f"mash-research-{agency}.urgent"),
+            ("Read", "group", f"mash-research-{agency}.notes"),
             ("Write", "topic", "mash.findings"),
             ("Write", "topic", "mash.findings.urgent"),
             # An enquiry it can never read is dead-lettered: only that enquiry.
