@@ -16,6 +16,10 @@ class ResearchSettings(ServiceSettings):
     policy_dir: Path | None = None
     # How long the worker sleeps when its queue is empty and nothing wakes it.
     queue_poll_seconds: float = Field(default=1.0, gt=0)
+    # The public keys of the services this one trusts (TOML, `[keys] desk =
+    # "<base64>"`; `mash keys new-service desk`): a researcher's note is taken
+    # only when signed by the desk. Unset, every note is refused.
+    service_keys_file: Path | None = None
 
     # Unset: the agency's place in the agencies list after 9110 (9110 police,
     # ...); 0: any free port (reported when ready).

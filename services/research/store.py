@@ -2,6 +2,9 @@
 disclosure audit.
 
 Nothing here is ever published; only findings built from it are.
+
+An enquiry is kept whole once answered: a researcher's note answers it again,
+and answering needs the people it names, its RAG, consent and purpose.
 """
 
 from dataclasses import asdict
@@ -15,7 +18,7 @@ from contracts.events import EnquiryRequested, FindingReported
 from plumbing.tracing import trace_headers
 from plumbing.unit_of_work import Transaction
 from services.research.domain import Record
-from synthetic import agency_records, population
+from synthetic import AgencyRecord, agency_records, population
 
 
 def _as_datetime(day: date | None) -> datetime | None:
@@ -27,11 +30,25 @@ def _as_date(value: datetime | None) -> date | None:
     return None if value is None else value.date()
 
 
+def _family_key(family_name: str) -> str:
+    return "".join(ch for ch in family_name.lower() if ch.isalnum())
+
+
+def _record_doc(record: Record | AgencyRecord) -> dict[str, Any]:
+    doc = asdict(record)
+    doc["_id"] = doc.pop("record_id")
+    doc["date_of_birth"] = _as_datetime(record.date_of_birth)
+    doc["occurred_on"] = _as_datetime(record.occurred_on)
+    doc["family_key"] = _family_key(record.family_name)
+    return doc
+
+
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db.records.create_index("family_key")
     await db.disclosures.create_index("case_id")
     await db.enquiries.create_index([("state", 1), ("priority", 1), ("answer_by", 1),
                                      ("queued_at", 1)])
+    await db.enquiries.create_index([("case_id", 1), ("queued_at", -1)])
 
 
 async def enqueue(db: AsyncDatabase[dict[str, Any]], enquiry: EnquiryRequested,
@@ -75,8 +92,7 @@ async def mark_answered(tx: Transaction, enquiry_id: str, finding_id: str,
                         now: datetime) -> bool:
     result = await tx.db.enquiries.update_one(
         {"_id": enquiry_id, "state": "pending"},
-        {"$set": {"state": "answered", "finding_id": finding_id, "answered_at": now},
-         "$unset": {"event": ""}},
+        {"$set": {"state": "answered", "finding_id": finding_id, "answered_at": now}},
         session=tx.session,
     )
     return result.modified_count == 1
@@ -93,22 +109,14 @@ async def seed_if_empty(db: AsyncDatabase[dict[str, Any]], agency: str, size: in
     if await db.records.estimated_document_count() > 0:
         return 0
     rows = agency_records(agency, population(size, seed), seed)
-    docs = []
-    for row in rows:
-        doc = asdict(row)
-        doc["_id"] = doc.pop("record_id")
-        doc["date_of_birth"] = _as_datetime(row.date_of_birth)
-        doc["occurred_on"] = _as_datetime(row.occurred_on)
-        doc["family_key"] = "".join(ch for ch in row.family_name.lower() if ch.isalnum())
-        docs.append(doc)
+    docs = [_record_doc(row) for row in rows]
     if docs:
         await db.records.insert_many(docs, ordered=False)
     return len(docs)
 
 
 async def records_for(tx: Transaction, enquiry: EnquiryRequested) -> list[Record]:
-    keys = sorted({"".join(ch for ch in s.family_name.lower() if ch.isalnum())
-                   for s in enquiry.data.subjects})
+    keys = sorted({_family_key(s.family_name) for s in enquiry.data.subjects})
     cursor = tx.db.records.find({"family_key": {"$in": keys}}, session=tx.session)
     return [
         Record(
@@ -149,3 +157,39 @@ async def audit_disclosure(tx: Transaction, enquiry: EnquiryRequested,
         },
         session=tx.session,
     )
+
+
+async def enquiry_for(tx: Transaction, case_id: str) -> tuple[str, EnquiryRequested | None] | None:
+    """The latest enquiry filed on this case, with its state; None when there
+    is none. The event is None for one answered before enquiries were kept
+    whole."""
+    doc = await tx.db.enquiries.find_one({"case_id": case_id}, sort=[("queued_at", -1)],
+                                         session=tx.session)
+    if doc is None:
+        return None
+    event = doc.get("event")
+    return str(doc["state"]), None if event is None else EnquiryRequested.model_validate(event)
+
+
+async def add_note_record(tx: Transaction, record: Record, *, agency: str, case_id: str,
+                          added_by: str, command_id: str, now: datetime) -> None:
+    """A researcher's note, as one of the agency's own records: the shape of
+    every other, and who added it, when, on which case and by which command."""
+    await tx.db.records.insert_one(
+        {**_record_doc(record), "agency": agency, "case_id": case_id, "added_by": added_by, "added_at": now,
+         "command_id": command_id},
+        session=tx.session)
+
+
+async def note_answered(tx: Transaction, enquiry_id: str, *, command_id: str, record_id: str,
+                        finding_id: str, now: datetime, first: bool) -> None:
+    """On the enquiry: a note answered it, and with which finding. ``first``:
+    it was still waiting, and is now answered (the worker leaves it); the
+    transaction read it waiting, so a worker answering it at the same time
+    meets this write in a conflict, and one of the two is retried."""
+    change: dict[str, Any] = {"$push": {"notes": {"command_id": command_id,
+                                                  "record_id": record_id,
+                                                  "finding_id": finding_id, "at": now}}}
+    if first:
+        change["$set"] = {"state": "answered", "finding_id": finding_id, "answered_at": now}
+    await tx.db.enquiries.update_one({"_id": enquiry_id}, change, session=tx.session)
