@@ -14,7 +14,7 @@ from contracts.envelope import utc_now
 from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingReported
 from contracts.signing import SIGNATURE_HEADER, SIGNER_HEADER, load_public_keys, signature_valid
 from plumbing.service import Service
-from services.desk import domain, handlers, store
+from services.desk import domain, handlers, metrics, store
 from services.desk.pages import Desk
 from services.desk.settings import DeskSettings
 
@@ -109,6 +109,11 @@ def bootstrap(settings: DeskSettings) -> tuple[Service, Desk]:
         await store.purge_sessions(service.db, utc_now() - settings.idle)
 
     service.every(300, purge)
+
+    async def observe() -> None:
+        metrics.CASE_VIEWS.set(await store.open_cases(service.db))
+
+    service.every(settings.metrics_seconds, observe)
     return service, Desk(settings, service.uow, service.db)
 
 

@@ -41,7 +41,7 @@ from contracts.contact import Rag
 from contracts.events import Outcome
 from plumbing.unit_of_work import UnitOfWork
 from plumbing.wire import plain_errors
-from services.desk import domain, handlers, identity, store
+from services.desk import domain, handlers, identity, metrics, store
 from services.desk.settings import DeskSettings
 
 HERE = Path(__file__).resolve().parent
@@ -152,14 +152,17 @@ class Desk:
         address = request.client.host if request.client else "unknown"
         keys = (f"name:{name.lower()}", f"address:{address}")
         if self.throttle.blocked(*keys):
+            metrics.LOGINS.labels(result="throttled").inc()
             return self.render(request, "login.html", 429, login_csrf=expected,
                                error="Too many failed logins. Wait a few minutes and try again.")
         actor = await asyncio.to_thread(self.directory.check, name, password)
         if actor is None:
             self.throttle.failed(*keys)
+            metrics.LOGINS.labels(result="refused").inc()
             log.warning("failed login from %s", address)
             return self.render(request, "login.html", 401, login_csrf=expected,
                                error="That name and password do not match an account.")
+        metrics.LOGINS.labels(result="signed-in").inc()
         return await self._start(actor, via="password")
 
     async def _start(self, actor: Actor, via: str) -> Response:
@@ -313,6 +316,8 @@ class Desk:
         async with self.uow.transaction() as tx:
             handlers.send_command(tx, command)
         found = await self._await_verdict(case_id, command.id)
+        metrics.COMMANDS.labels(command=command.type.rsplit(".", 1)[-1],
+                                verdict=_verdict_json(found, command.id)["verdict"]).inc()
         if _wants_json(request):
             return JSONResponse(_verdict_json(found, command.id), 202 if found is None else 200)
         return RedirectResponse(f"/cases/{case_id}?command={command.id}", status_code=303)
@@ -393,6 +398,8 @@ class Desk:
         while not answered and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
             answered = await store.answered_after(self.db, case_id, agency, command.id)
+        metrics.COMMANDS.labels(command="note", verdict="accepted" if answered
+                                else "waiting").inc()
         view = await store.view(self.db, case_id) or view
         said = (f"{agency}'s research service recorded your note and answered the enquiry "
                 "again under its disclosure policy." if answered else

@@ -59,6 +59,10 @@ async def tray(db: AsyncDatabase[dict[str, Any]], stages: list[str] | None = Non
     return [doc async for doc in cursor]
 
 
+async def open_cases(db: AsyncDatabase[dict[str, Any]]) -> int:
+    return await db[COLLECTION].count_documents({"stage": {"$in": sorted(OPEN_STAGES)}})
+
+
 async def enquiries_to(db: AsyncDatabase[dict[str, Any]], agency: str) -> list[dict[str, Any]]:
     """Cases with an enquiry to this agency: the researcher's list, newest first."""
     cursor = db[COLLECTION].find({"agencies.agency": agency},

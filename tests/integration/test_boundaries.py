@@ -33,7 +33,7 @@ async def test_an_agency_reads_its_own_records_and_not_another_agencys(stack: St
 
 async def test_every_service_is_confined_to_its_own_database(stack: Stack) -> None:
     confined = {n: p for n, p in principals().items() if p.database is not None}
-    assert len(confined) == 3 + 6
+    assert len(confined) == 4 + 6  # intake, decision, notify, desk; six research
     for name, principal in confined.items():
         client = client_as(stack, name)
         try:
