@@ -201,10 +201,42 @@ def due(v: CaseView, windows: Windows) -> datetime | None:
 NEVER = datetime.max.replace(tzinfo=UTC)
 
 
-def tray_key(v: CaseView) -> tuple[int, datetime]:
-    """RED before AMBER before GREEN, then the least time left first (the
-    store sorts the same way, by its index)."""
-    return v.rag_order, v.due_at or NEVER
+@dataclass(frozen=True, slots=True)
+class AgencyState:
+    agency: str
+    answered_at: datetime | None
+    answer_by: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrayRow:
+    """What the work tray shows of a case, and no more: thousands are kept
+    and sorted in memory on every refresh."""
+
+    case_id: str
+    stage: Stage
+    rag: Rag | None
+    rag_order: int
+    due_at: datetime | None
+    breached: bool
+    received_at: datetime | None
+    referrer: str
+    agencies: tuple[AgencyState, ...]
+
+    @property
+    def answered(self) -> int:
+        return sum(1 for a in self.agencies if a.answered_at is not None)
+
+
+def tray_row(v: CaseView) -> TrayRow:
+    return TrayRow(v.case_id, v.stage, v.rag, v.rag_order, v.due_at, v.breached, v.received_at,
+                   v.contacts[0].contact.referrer.agency if v.contacts else "—",
+                   tuple(AgencyState(a.agency, a.answered_at, a.answer_by) for a in v.agencies))
+
+
+def tray_key(v: TrayRow | CaseView) -> tuple[int, datetime, str]:
+    """RED before AMBER before GREEN, then the least time left first."""
+    return v.rag_order, v.due_at or NEVER, v.case_id
 
 
 @dataclass(frozen=True)
@@ -219,7 +251,7 @@ class Gauge:
     least_left: timedelta | None
 
 
-def gauges(views: Iterable[CaseView], now: datetime) -> list[Gauge]:
+def gauges(views: Iterable[TrayRow | CaseView], now: datetime) -> list[Gauge]:
     counts: dict[str, list[int]] = {}
     least: dict[str, timedelta] = {}
     for v in views:
@@ -240,7 +272,7 @@ WAITING_FOR_MANAGER: frozenset[Stage] = frozenset(
     {Stage.RECOMMENDED, Stage.AWAITING_CONFIRMATION, Stage.REVIEW})
 
 
-def waiting_for(v: CaseView) -> str:
+def waiting_for(v: TrayRow | CaseView) -> str:
     """Who the case waits for, in words for the tray."""
     return {Stage.GATHERING: "agencies' research",
             Stage.AWAITING_DECISION: "a social worker's recommendation",
@@ -250,7 +282,7 @@ def waiting_for(v: CaseView) -> str:
             Stage.DECIDED: "nobody"}[v.stage]
 
 
-def waits_for(v: CaseView, actor: Actor) -> bool:
+def waits_for(v: TrayRow | CaseView, actor: Actor) -> bool:
     """The tray's "waiting for me"."""
     if actor.role is Role.SOCIAL_WORKER:
         return v.stage is Stage.AWAITING_DECISION

@@ -24,7 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from contracts.caseview import OPEN_STAGES, CaseView, HistoryLine, Stage
+from contracts.caseview import OPEN_STAGES, HistoryLine, Stage
 from contracts.casework import (
     Actor,
     DecideCommand,
@@ -43,11 +43,14 @@ from plumbing.unit_of_work import UnitOfWork
 from plumbing.wire import plain_errors
 from services.desk import domain, handlers, identity, metrics, store
 from services.desk.settings import DeskSettings
+from services.desk.tray import Tray, as_time
 
 HERE = Path(__file__).resolve().parent
 SOURCE = "/mash/desk"
 ACCEPTED = frozenset({HistoryKind.RECOMMENDED, HistoryKind.AUTHORISED, HistoryKind.OVERRIDDEN,
                       HistoryKind.REVIEWED})
+# A page of the tray: the most urgent first; the rest a page away.
+PAGE = 100
 FILTERS: dict[str, list[str] | None] = {
            "all": None, "mine": None, "manager": sorted(s.value for s in domain.WAITING_FOR_MANAGER),
            "gathering": [Stage.GATHERING.value],
@@ -73,6 +76,7 @@ class Desk:
         self.windows = settings.windows()
         self.throttle = identity.Throttle(settings.login_failures, settings.login_window_seconds)
         self.directory = identity.Directory(settings.users_file)
+        self.tray_index = Tray()
         self.templates = Jinja2Templates(directory=HERE / "templates")
         env = self.templates.env
         env.globals.update(factors=cin_factors(), Stage=Stage, Role=Role,
@@ -207,15 +211,20 @@ class Desk:
         rag = request.query_params.get("rag") or None
         if shown not in FILTERS or rag not in (None, *(r.value for r in Rag)):
             return self.render(request, "error.html", 400, session, message="No such filter.")
+        page = request.query_params.get("page", "1")
+        if not page.isdigit() or int(page) < 1:
+            return self.render(request, "error.html", 400, session, message="No such page.")
         rows = await self._rows(session.actor, shown, rag)
+        first = (int(page) - 1) * PAGE
         partial = request.headers.get("HX-Request") == "true"
         return self.render(request, "tray_rows.html" if partial else "tray.html",
-                           session=session, rows=rows, shown=shown, rag=rag,
-                           gauges=domain.gauges(rows, self.clock()))
+                           session=session, rows=rows[first:first + PAGE], total=len(rows),
+                           first=first, page=int(page), pages=max(1, -(-len(rows) // PAGE)),
+                           shown=shown, rag=rag, gauges=domain.gauges(rows, self.clock()))
 
-    async def _rows(self, actor: Actor, shown: str, rag: str | None) -> list[CaseView]:
-        docs = await store.tray(self.db, FILTERS[shown], rag)
-        rows = [CaseView.model_construct(**_row(doc)) for doc in docs]
+    async def _rows(self, actor: Actor, shown: str, rag: str | None) -> list[domain.TrayRow]:
+        await self.tray_index.refresh(self.db)
+        rows = self.tray_index.open(FILTERS[shown], rag)
         now = self.clock()
         if shown == "mine":
             rows = [r for r in rows if domain.waits_for(r, actor)]
@@ -344,8 +353,8 @@ class Desk:
         for doc in docs:
             line = next(a for a in doc["agencies"] if a["agency"] == actor.agency)
             rows.append({"case_id": doc["_id"], "rag": doc.get("rag") or doc.get("triage_rag"),
-                         "answer_by": _time(line.get("answer_by")),
-                         "answered_at": _time(line.get("answered_at"))})
+                         "answer_by": as_time(line.get("answer_by")),
+                         "answered_at": as_time(line.get("answered_at"))})
         return self.render(request, "enquiries.html", session=session, rows=rows,
                            agency=actor.agency)
 
@@ -534,29 +543,6 @@ def _verdict_json(found: HistoryLine | None, command_id: str) -> dict[str, str]:
 
 def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
-
-
-def _row(doc: dict[str, Any]) -> dict[str, Any]:
-    """A tray row as the view's own fields (the rest left out)."""
-    return {"case_id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"},
-            "stage": Stage(doc["stage"]),
-            "agencies": [_Agency(a) for a in doc.get("agencies", [])],
-            "contacts": doc.get("contacts", [])}
-
-
-class _Agency:
-    """One agency's line on a tray row, read without validation (speed)."""
-
-    __slots__ = ("agency", "answer_by", "answered_at")
-
-    def __init__(self, doc: dict[str, Any]) -> None:
-        self.agency = doc.get("agency", "")
-        self.answered_at = _time(doc.get("answered_at"))
-        self.answer_by = _time(doc.get("answer_by"))
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 __all__ = ["OPEN_STAGES", "Desk"]

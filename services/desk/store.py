@@ -25,6 +25,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db[COLLECTION].create_index([("stage", ASCENDING), ("rag_order", ASCENDING),
                                        ("due_at", ASCENDING)])
     await db[COLLECTION].create_index([("agencies.agency", ASCENDING)])
+    await db[COLLECTION].create_index([("updated_at", ASCENDING)])
     await db[SESSIONS].create_index([("last_seen", ASCENDING)])
 
 
@@ -48,14 +49,14 @@ async def view(db: AsyncDatabase[dict[str, Any]], case_id: str) -> CaseView | No
     return CaseView.model_validate(doc) if doc else None
 
 
-async def tray(db: AsyncDatabase[dict[str, Any]], stages: list[str] | None = None,
-               rag: str | None = None) -> list[dict[str, Any]]:
-    """Open cases, RED before AMBER before GREEN, then the least time left."""
-    query: dict[str, Any] = {"stage": {"$in": stages or sorted(OPEN_STAGES)}}
-    if rag:
-        query["rag"] = rag
-    cursor = db[COLLECTION].find(query, TRAY_FIELDS).sort(
-        [("rag_order", ASCENDING), ("due_at", ASCENDING), ("_id", ASCENDING)])
+async def changed_since(db: AsyncDatabase[dict[str, Any]], since: datetime | None
+                        ) -> list[dict[str, Any]]:
+    """The tray's fields of every case view written since then (of every
+    open case, the first time), oldest write first."""
+    query: dict[str, Any] = {"stage": {"$in": sorted(OPEN_STAGES)}} if since is None \
+        else {"updated_at": {"$gte": since}}
+    cursor = db[COLLECTION].find(query, {**TRAY_FIELDS, "updated_at": 1}).sort(
+        [("updated_at", ASCENDING)])
     return [doc async for doc in cursor]
 
 
