@@ -44,18 +44,30 @@ def row_of(doc: dict[str, Any]) -> TrayRow:
 
 
 class Tray:
-    def __init__(self, overlap: timedelta = timedelta(seconds=30)) -> None:
-        self.overlap = overlap
+    """Refreshed by a background job, never by a page: a page sorts what is
+    here (at most one refresh behind, two seconds), so a burst of writes
+    costs the job, not the person waiting for the tray. A full reload now
+    and then catches a write that committed later than the overlap."""
+
+    def __init__(self, overlap: timedelta = timedelta(seconds=10),
+                 reload_every: timedelta = timedelta(minutes=1)) -> None:
+        self.overlap, self.reload_every = overlap, reload_every
         self.rows: dict[str, TrayRow] = {}
         self.newest: datetime | None = None
-        self._loaded = False
+        self.loaded = asyncio.Event()
+        self._reloaded_at: float | None = None
         self._lock = asyncio.Lock()
 
     async def refresh(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         async with self._lock:
-            since = None if not self._loaded else \
-                (self.newest - self.overlap if self.newest else None)
-            for doc in await store.changed_since(db, since):
+            now = asyncio.get_running_loop().time()
+            full = self._reloaded_at is None or \
+                now - self._reloaded_at >= self.reload_every.total_seconds()
+            since = None if full or self.newest is None else self.newest - self.overlap
+            docs = await store.changed_since(db, since)
+            if since is None:
+                self.rows, self._reloaded_at = {}, now
+            for doc in docs:
                 row = row_of(doc)
                 if row.stage in OPEN_STAGES:
                     self.rows[row.case_id] = row
@@ -64,7 +76,7 @@ class Tray:
                 stamp = as_time(doc.get("updated_at"))
                 if stamp is not None and (self.newest is None or stamp > self.newest):
                     self.newest = stamp
-            self._loaded = True
+            self.loaded.set()
 
     def open(self, stages: list[str] | None = None, rag: str | None = None) -> list[TrayRow]:
         """Open cases, RED before AMBER before GREEN, then the least time left."""

@@ -38,7 +38,7 @@ async def test_rows_are_loaded_updated_and_dropped_when_decided(
         return batches.pop(0) if batches else []
 
     monkeypatch.setattr(store, "changed_since", changed_since)
-    index = tray.Tray(overlap=timedelta(seconds=30))
+    index = tray.Tray(overlap=timedelta(seconds=30), reload_every=timedelta(hours=1))
     await index.refresh(None)  # type: ignore[arg-type]
     assert [r.case_id for r in index.open()] == ["r1", "r2", "g"]
     first = index.open()[0]
@@ -50,3 +50,17 @@ async def test_rows_are_loaded_updated_and_dropped_when_decided(
     # The first look reads every open case; later ones go back the overlap
     # before the newest write seen, for writes that committed late.
     assert asked == [None, T0 + timedelta(seconds=1) - timedelta(seconds=30)]
+
+
+async def test_a_full_reload_forgets_what_was_missed(monkeypatch: pytest.MonkeyPatch) -> None:
+    batches = [[doc("r1", "gathering", "RED", 2, T0)], [doc("g", "gathering", "GREEN", 1, T0)]]
+
+    async def changed_since(_db: Any, since: datetime | None) -> list[dict[str, Any]]:
+        assert since is None  # every look a full one
+        return batches.pop(0)
+
+    monkeypatch.setattr(store, "changed_since", changed_since)
+    index = tray.Tray(reload_every=timedelta(0))
+    await index.refresh(None)  # type: ignore[arg-type]
+    await index.refresh(None)  # type: ignore[arg-type]
+    assert [r.case_id for r in index.open()] == ["g"]  # r1 closed without a write seen
