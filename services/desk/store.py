@@ -49,15 +49,26 @@ async def view(db: AsyncDatabase[dict[str, Any]], case_id: str) -> CaseView | No
     return CaseView.model_validate(doc) if doc else None
 
 
-async def changed_since(db: AsyncDatabase[dict[str, Any]], since: datetime | None
-                        ) -> list[dict[str, Any]]:
-    """The tray's fields of every case view written since then (of every
-    open case, the first time), oldest write first."""
+async def written_since(db: AsyncDatabase[dict[str, Any]], since: datetime | None
+                        ) -> dict[str, datetime]:
+    """Case id -> when its view was last written: of every view written
+    since then, or of every open case. Two small fields each: cheap to ask
+    often."""
     query: dict[str, Any] = {"stage": {"$in": sorted(OPEN_STAGES)}} if since is None \
         else {"updated_at": {"$gte": since}}
-    cursor = db[COLLECTION].find(query, {**TRAY_FIELDS, "updated_at": 1}).sort(
-        [("updated_at", ASCENDING)])
-    return [doc async for doc in cursor]
+    cursor = db[COLLECTION].find(query, {"updated_at": 1})
+    return {doc["_id"]: doc["updated_at"] async for doc in cursor}
+
+
+async def tray_rows(db: AsyncDatabase[dict[str, Any]], case_ids: list[str]
+                    ) -> list[dict[str, Any]]:
+    """The tray's fields of these case views."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(case_ids), 500):
+        cursor = db[COLLECTION].find({"_id": {"$in": case_ids[start:start + 500]}},
+                                     {**TRAY_FIELDS, "updated_at": 1})
+        found += [doc async for doc in cursor]
+    return found
 
 
 async def open_cases(db: AsyncDatabase[dict[str, Any]]) -> int:

@@ -45,14 +45,16 @@ def row_of(doc: dict[str, Any]) -> TrayRow:
 
 class Tray:
     """Refreshed by a background job, never by a page: a page sorts what is
-    here (at most one refresh behind, two seconds), so a burst of writes
-    costs the job, not the person waiting for the tray. A full reload now
-    and then catches a write that committed later than the overlap."""
+    here (at most one refresh behind, two seconds). Each look asks which
+    views were written (id and time only) and reads in full only those not
+    already held at that time; a full look now and then also drops a case
+    whose closing write was missed."""
 
     def __init__(self, overlap: timedelta = timedelta(seconds=10),
                  reload_every: timedelta = timedelta(minutes=1)) -> None:
         self.overlap, self.reload_every = overlap, reload_every
         self.rows: dict[str, TrayRow] = {}
+        self.stamps: dict[str, datetime] = {}
         self.newest: datetime | None = None
         self.loaded = asyncio.Event()
         self._reloaded_at: float | None = None
@@ -64,18 +66,25 @@ class Tray:
             full = self._reloaded_at is None or \
                 now - self._reloaded_at >= self.reload_every.total_seconds()
             since = None if full or self.newest is None else self.newest - self.overlap
-            docs = await store.changed_since(db, since)
+            written = await store.written_since(db, since)
             if since is None:
-                self.rows, self._reloaded_at = {}, now
-            for doc in docs:
+                for gone in set(self.rows) - set(written):  # closed, or no longer there
+                    del self.rows[gone]
+                self.stamps = {k: v for k, v in self.stamps.items() if k in written}
+                self._reloaded_at = now
+            stale = [case_id for case_id, at in written.items() if self.stamps.get(case_id) != at]
+            for doc in await store.tray_rows(db, stale):
                 row = row_of(doc)
+                stamp = as_time(doc.get("updated_at"))
                 if row.stage in OPEN_STAGES:
                     self.rows[row.case_id] = row
                 else:
                     self.rows.pop(row.case_id, None)
-                stamp = as_time(doc.get("updated_at"))
-                if stamp is not None and (self.newest is None or stamp > self.newest):
-                    self.newest = stamp
+                if stamp is not None:  # a closed case's too: not read again unless written
+                    self.stamps[row.case_id] = stamp
+            for at in written.values():
+                if self.newest is None or at > self.newest:
+                    self.newest = at
             self.loaded.set()
 
     def open(self, stages: list[str] | None = None, rag: str | None = None) -> list[TrayRow]:

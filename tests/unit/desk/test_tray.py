@@ -23,44 +23,62 @@ def doc(case_id: str, stage: str, rag: str, due_hours: float, written: datetime
                           "answer_by": (T0 + timedelta(hours=1)).isoformat()}]}
 
 
+class Views:
+    """Stands in for the case views: written_since and tray_rows over a dict."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.asked: list[datetime | None] = []
+        self.read: list[list[str]] = []
+        monkeypatch.setattr(store, "written_since", self.written_since)
+        monkeypatch.setattr(store, "tray_rows", self.tray_rows)
+
+    def write(self, *docs: dict[str, Any]) -> None:
+        self.docs.update({d["_id"]: d for d in docs})
+
+    async def written_since(self, _db: Any, since: datetime | None) -> dict[str, datetime]:
+        self.asked.append(since)
+        return {k: d["updated_at"] for k, d in self.docs.items()
+                if (d["stage"] != "decided" if since is None else d["updated_at"] >= since)}
+
+    async def tray_rows(self, _db: Any, ids: list[str]) -> list[dict[str, Any]]:
+        self.read.append(sorted(ids))
+        return [self.docs[i] for i in ids]
+
+
 async def test_rows_are_loaded_updated_and_dropped_when_decided(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[datetime | None] = []
-    batches = [
-        [doc("g", "awaiting-decision", "GREEN", 1, T0), doc("r2", "recommended", "RED", 3, T0),
-         doc("r1", "gathering", "RED", 2, T0 + timedelta(seconds=1))],
-        [doc("r1", "decided", "RED", 2, T0 + timedelta(seconds=5)),
-         doc("a", "review", "AMBER", 9, T0 + timedelta(seconds=6))],
-    ]
-
-    async def changed_since(_db: Any, since: datetime | None) -> list[dict[str, Any]]:
-        asked.append(since)
-        return batches.pop(0) if batches else []
-
-    monkeypatch.setattr(store, "changed_since", changed_since)
+    views = Views(monkeypatch)
+    views.write(doc("g", "awaiting-decision", "GREEN", 1, T0),
+                doc("r2", "recommended", "RED", 3, T0),
+                doc("r1", "gathering", "RED", 2, T0 + timedelta(seconds=1)))
     index = tray.Tray(overlap=timedelta(seconds=30), reload_every=timedelta(hours=1))
     await index.refresh(None)  # type: ignore[arg-type]
     assert [r.case_id for r in index.open()] == ["r1", "r2", "g"]
     first = index.open()[0]
     assert (first.referrer, first.answered, len(first.agencies)) == ("police", 1, 2)
+    views.write(doc("r1", "decided", "RED", 2, T0 + timedelta(seconds=5)),
+                doc("a", "review", "AMBER", 9, T0 + timedelta(seconds=6)))
     await index.refresh(None)  # type: ignore[arg-type]
     assert [r.case_id for r in index.open()] == ["r2", "a", "g"]
     assert [r.case_id for r in index.open(stages=["review"])] == ["a"]
     assert [r.case_id for r in index.open(rag="GREEN")] == ["g"]
     # The first look reads every open case; later ones go back the overlap
-    # before the newest write seen, for writes that committed late.
-    assert asked == [None, T0 + timedelta(seconds=1) - timedelta(seconds=30)]
+    # before the newest write seen, for writes that committed late, and read
+    # in full only the views written since they were read.
+    assert views.asked == [None, T0 + timedelta(seconds=1) - timedelta(seconds=30)]
+    assert views.read == [["g", "r1", "r2"], ["a", "r1"]]
+    await index.refresh(None)  # type: ignore[arg-type]
+    assert views.read[-1] == []
 
 
-async def test_a_full_reload_forgets_what_was_missed(monkeypatch: pytest.MonkeyPatch) -> None:
-    batches = [[doc("r1", "gathering", "RED", 2, T0)], [doc("g", "gathering", "GREEN", 1, T0)]]
-
-    async def changed_since(_db: Any, since: datetime | None) -> list[dict[str, Any]]:
-        assert since is None  # every look a full one
-        return batches.pop(0)
-
-    monkeypatch.setattr(store, "changed_since", changed_since)
+async def test_a_full_reload_drops_a_case_whose_closing_write_was_missed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    views = Views(monkeypatch)
+    views.write(doc("r1", "gathering", "RED", 2, T0), doc("g", "gathering", "GREEN", 1, T0))
     index = tray.Tray(reload_every=timedelta(0))
     await index.refresh(None)  # type: ignore[arg-type]
+    views.docs["r1"]["stage"] = "decided"  # as if its write were older than any look
     await index.refresh(None)  # type: ignore[arg-type]
-    assert [r.case_id for r in index.open()] == ["g"]  # r1 closed without a write seen
+    assert views.asked == [None, None]  # every look a full one
+    assert [r.case_id for r in index.open()] == ["g"]
