@@ -256,6 +256,8 @@ class Desk:
 
     async def verdict(self, request: Request, session: identity.Session) -> Response:
         """The htmx part that keeps asking for a command's verdict."""
+        if not domain.may_work_cases(session.actor):
+            return self.forbidden(request, session, "Verdicts are for the MASH team.")
         case_id, command = request.path_params["case_id"], request.path_params["command"]
         found = await store.verdict(self.db, case_id, command)
         if _wants_json(request):
