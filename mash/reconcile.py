@@ -42,19 +42,22 @@ class Redriven:
 
 
 async def request(settings: StackSettings, window_seconds: float | None = None,
-                  wait_seconds: float = 0.0) -> list[Redriven]:
-    """Ask every service to re-drive; wait up to `wait_seconds` until each has
-    re-queued its events and published them (backlog 0)."""
+                  wait_seconds: float = 0.0, only: list[str] | None = None) -> list[Redriven]:
+    """Ask every service (or `only` those named: the ones a stack runs) to
+    re-drive; wait up to `wait_seconds` until each has re-queued its events
+    and published them (backlog 0)."""
     since = utc_now() - timedelta(seconds=window_seconds) if window_seconds else None
+    databases = {name: database for name, database in service_databases().items()
+                 if only is None or name in only}
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.operator_mongo_uri, tz_aware=True, serverSelectionTimeoutMS=10_000)
     try:
-        for database in service_databases().values():
+        for database in databases.values():
             await request_redrive(client[database], since, by="mash reconcile")
         deadline = time.monotonic() + wait_seconds
         while True:
             rows = []
-            for name, database in service_databases().items():
+            for name, database in databases.items():
                 doc = await client[database][CONTROL].find_one({"_id": REDRIVE}) or {}
                 backlog = await MongoOutbox(client[database], name).backlog()
                 rows.append(Redriven(name, doc.get("done_at") is not None, doc.get("requeued"),
@@ -64,7 +67,7 @@ async def request(settings: StackSettings, window_seconds: float | None = None,
             await asyncio.sleep(0.5)
         # What is stuck, once, for the report (not on every look while waiting).
         for r in rows:
-            db = client[service_databases()[r.service]]
+            db = client[databases[r.service]]
             oldest = await MongoOutbox(db, r.service).oldest_unsent() if r.backlog else None
             r.stuck = stuck_line(oldest) if oldest else None
             r.set_aside = await db[quarantine.QUARANTINE].count_documents({"kind": "unpublished"})

@@ -20,7 +20,8 @@ from tests.stacks import own_stack, wire_to
 pytestmark = pytest.mark.integration
 
 ENV = {"MASH_AGENCIES": "police,health", "MASH_SWEEP_SECONDS": "0.5"}
-SERVICES = ["intake", "decision", "notify", "research-police", "research-health"]
+# The desk too: `mash reconcile` waits for every service to re-drive.
+SERVICES = ["intake", "decision", "notify", "research-police", "research-health", "desk"]
 
 
 @pytest.fixture(scope="module")
