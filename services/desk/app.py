@@ -116,7 +116,7 @@ def bootstrap(settings: DeskSettings) -> tuple[Service, Desk]:
     service.every(settings.metrics_seconds, observe)
     desk = Desk(settings, service.uow, service.db)
     # The tray's index is kept warm: a page finds it loaded and nearly current.
-    service.every(2.0, lambda: desk.tray_index.refresh(service.db))
+    service.every(2.0, lambda: desk.tray_index.keep_current(service.db))
     return service, desk
 
 

@@ -223,8 +223,9 @@ class Desk:
                            shown=shown, rag=rag, gauges=domain.gauges(rows, self.clock()))
 
     async def _rows(self, actor: Actor, shown: str, rag: str | None) -> list[domain.TrayRow]:
+        self.tray_index.wanted()
         if not self.tray_index.loaded.is_set():
-            await self.tray_index.refresh(self.db)  # the first page before the job's first look
+            await self.tray_index.refresh(self.db)  # the first page since nobody looked
         rows = self.tray_index.open(FILTERS[shown], rag)
         now = self.clock()
         if shown == "mine":

@@ -58,7 +58,25 @@ class Tray:
         self.newest: datetime | None = None
         self.loaded = asyncio.Event()
         self._reloaded_at: float | None = None
+        self._wanted_at: float | None = None
         self._lock = asyncio.Lock()
+
+    def wanted(self) -> None:
+        """Someone has the tray open: keep the index current."""
+        self._wanted_at = asyncio.get_running_loop().time()
+
+    async def keep_current(self, db: AsyncDatabase[dict[str, Any]],
+                           idle: timedelta = timedelta(minutes=5)) -> None:
+        """The job's look: only while the tray is being read. Unread for
+        ``idle``, the index is dropped, and the next page loads it afresh."""
+        now = asyncio.get_running_loop().time()
+        if self._wanted_at is not None and now - self._wanted_at <= idle.total_seconds():
+            await self.refresh(db)
+        elif self.loaded.is_set():
+            async with self._lock:
+                self.rows, self.stamps, self.newest = {}, {}, None
+                self._reloaded_at = None
+                self.loaded.clear()
 
     async def refresh(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         async with self._lock:

@@ -82,3 +82,18 @@ async def test_a_full_reload_drops_a_case_whose_closing_write_was_missed(
     await index.refresh(None)  # type: ignore[arg-type]
     assert views.asked == [None, None]  # every look a full one
     assert [r.case_id for r in index.open()] == ["g"]
+
+
+async def test_the_index_is_kept_only_while_someone_reads_the_tray(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    views = Views(monkeypatch)
+    views.write(doc("r1", "gathering", "RED", 2, T0))
+    index = tray.Tray()
+    await index.keep_current(None)  # type: ignore[arg-type]
+    assert views.asked == []  # nobody has looked: no reads
+    index.wanted()
+    await index.keep_current(None)  # type: ignore[arg-type]
+    assert [r.case_id for r in index.open()] == ["r1"]
+    await index.keep_current(None, idle=timedelta(seconds=-1))  # type: ignore[arg-type]
+    assert not index.loaded.is_set()
+    assert index.open() == []
