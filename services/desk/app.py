@@ -13,10 +13,17 @@ from contracts.casework import CaseChanged, ResearchNoteCommand, SlaBreached, Sl
 from contracts.envelope import utc_now
 from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingReported
 from contracts.signing import SIGNATURE_HEADER, SIGNER_HEADER, load_public_keys, signature_valid
+from plumbing.guard import Unusable
 from plumbing.service import Service
 from services.desk import domain, handlers, metrics, store
 from services.desk.pages import Desk
 from services.desk.settings import DeskSettings
+
+CaseEvent = (CaseOpened | ContactAdded | FindingReported | CaseChanged | DecisionMade
+             | SlaWarning | SlaBreached)
+READS: dict[str, type[CaseEvent]] = {cls.event_type: cls for cls in (
+    CaseOpened, ContactAdded, FindingReported, CaseChanged, DecisionMade, SlaWarning,
+    SlaBreached)}
 
 
 def bootstrap(settings: DeskSettings) -> tuple[Service, Desk]:
@@ -50,60 +57,56 @@ def bootstrap(settings: DeskSettings) -> tuple[Service, Desk]:
                      description="Each signed by the desk (mash-signer: desk) and carrying "
                                  "the person the desk authenticated, in their role.")
 
-    async def fold(event_id: str, case_id: str, how: handlers.Fold) -> None:
+    def fold_of(event: CaseEvent) -> handlers.Fold:
+        match event:
+            case CaseOpened():
+                return partial(domain.opened, data=event.data, windows=windows)
+            case ContactAdded():
+                return partial(domain.contact_added, data=event.data, windows=windows)
+            case FindingReported():
+                return partial(domain.finding, data=event.data, windows=windows,
+                               caused_by=event.causation_id)
+            case CaseChanged():
+                return partial(domain.changed, event_id=event.id, data=event.data,
+                               caused_by=event.causation_id, windows=windows)
+            case DecisionMade():
+                return partial(domain.decided, data=event.data, windows=windows)
+            case SlaWarning() | SlaBreached():
+                return partial(domain.timescale, data=event.data,
+                               breached=isinstance(event, SlaBreached), windows=windows)
+
+    async def on_event(body: Any, message: KafkaMessage) -> None:
+        kind = body.get("type") if isinstance(body, dict) else None
+        known = READS.get(kind) if isinstance(kind, str) else None
+        if known is None:
+            raise Unusable([("type", f"not an event the desk reads: {str(kind)[:60]!r}")])
+        event = known.model_validate(body)
+        if isinstance(event, FindingReported):
+            signer = f"research-{event.data.agency}"
+            if message.headers.get(SIGNER_HEADER) != signer or not signature_valid(
+                    research_keys, signer, message.headers.get(SIGNATURE_HEADER, ""),
+                    message.body):
+                service.log.warning("finding %s for case %s not signed by %s: not shown",
+                                    event.id[:40], event.data.case_id, signer)
+                return
         async with service.uow.transaction() as tx:
-            await handlers.project(tx, event_id, case_id, how, utc_now())
+            await handlers.project(tx, event.data.case_id, fold_of(event), utc_now())
 
-    @service.lanes(topics.CASES_OPENED, "cases-opened", title="case opened")
-    async def on_opened(event: CaseOpened) -> None:
-        await fold(event.id, event.data.case_id,
-                   partial(domain.opened, data=event.data, windows=windows))
-
-    @broker.subscriber(topics.CASES_CONTACT_ADDED, **service.subscription("contact-added"),
-                       title="contact added")
-    async def on_added(event: ContactAdded) -> None:
-        await fold(event.id, event.data.case_id,
-                   partial(domain.contact_added, data=event.data, windows=windows))
-
-    @service.lanes(topics.FINDINGS, "findings", title="finding reported",
-                   description="Shown only when signed by the research service of the agency "
-                               "it names; any other is set aside.")
-    async def on_finding(event: FindingReported, message: KafkaMessage) -> None:
-        signer = f"research-{event.data.agency}"
-        if message.headers.get(SIGNER_HEADER) != signer or not signature_valid(
-                research_keys, signer, message.headers.get(SIGNATURE_HEADER, ""),
-                message.body):
-            service.log.warning("finding %s for case %s not signed by %s: not shown",
-                                event.id[:40], event.data.case_id, signer)
-            return
-        await fold(event.id, event.data.case_id,
-                   partial(domain.finding, data=event.data, windows=windows,
-                           caused_by=event.causation_id))
-
-    @broker.subscriber(topics.CASE_HISTORY, **service.subscription("history"),
-                       title="case changed")
-    async def on_changed(event: CaseChanged) -> None:
-        await fold(event.id, event.data.case_id,
-                   partial(domain.changed, event_id=event.id, data=event.data,
-                           caused_by=event.causation_id, windows=windows))
-
-    @broker.subscriber(topics.DECISIONS, **service.subscription("decisions"),
-                       title="decision made")
-    async def on_decided(event: DecisionMade) -> None:
-        await fold(event.id, event.data.case_id,
-                   partial(domain.decided, data=event.data, windows=windows))
-
-    @broker.subscriber(topics.SLA_WARNINGS, **service.subscription("sla-warnings"),
-                       title="timescale due soon")
-    async def on_warning(event: SlaWarning) -> None:
-        await fold(event.id, event.data.case_id,
-                   partial(domain.timescale, data=event.data, breached=False, windows=windows))
-
-    @broker.subscriber(topics.SLA_BREACHED, **service.subscription("sla-breached"),
-                       title="timescale breached")
-    async def on_breach(event: SlaBreached) -> None:
-        await fold(event.id, event.data.case_id,
-                   partial(domain.timescale, data=event.data, breached=True, windows=windows))
+    # Two consumers, not one a topic: every consumer polls the broker, and
+    # the desk's nine cost the embedded broker more than the desk did. The
+    # RED lanes keep a consumer of their own, so RED work reaches the tray
+    # whatever waits behind it.
+    main = (topics.CASES_OPENED, topics.CASES_CONTACT_ADDED, topics.FINDINGS,
+            topics.CASE_HISTORY, topics.DECISIONS, topics.SLA_WARNINGS, topics.SLA_BREACHED)
+    urgent = (topics.urgent(topics.CASES_OPENED), topics.urgent(topics.FINDINGS))
+    described = ("Cases opened, contacts added, findings (shown only when signed by the "
+                 "research service of the agency they name), the case's history, decisions "
+                 "and timescales: each folded into its case's view.")
+    on_urgent = broker.subscriber(*urgent, **service.subscription("events.urgent"),
+                                  title="a case's events (RED lanes)",
+                                  description=described)(on_event)
+    broker.subscriber(*main, **service.subscription("events"), title="a case's events",
+                      description=described)(on_urgent)
 
     async def purge() -> None:
         await store.purge_sessions(service.db, utc_now() - settings.idle)

@@ -208,3 +208,14 @@ def test_a_later_answer_after_a_note_replaces_the_agencys_line_an_older_one_does
     assert (police.caused_by, police.items) == ("note-1", [])
     late = domain.finding(view, first, W)  # the older answer redelivered
     assert late.agency("police") == police
+
+
+def test_every_fold_is_idempotent_so_no_processed_record_is_needed() -> None:
+    opened, emitted = events_of(recommend(Rag.AMBER, Outcome.ASSESSMENT), decide("authorise"))
+    once = fold(opened, emitted)
+    twice = domain.opened(fold_into(once, emitted), opened, W)
+    twice = domain.finding(twice, finding("police"), W)
+    again = domain.finding(domain.finding(once, finding("police"), W), finding("police"), W)
+    assert twice.model_dump(exclude={"updated_at"}) == \
+        domain.finding(once, finding("police"), W).model_dump(exclude={"updated_at"})
+    assert again == domain.finding(once, finding("police"), W)
