@@ -2,10 +2,8 @@
 never prints a demo child's or adult's name or date of birth."""
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +11,10 @@ from typing import Any
 import pytest
 
 from mash.demo import day_of_contacts
-from tests.embedded import free_port
+from tests.e2e.conftest import CONTACTS, SEED
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-CONTACTS, SEED = 30, 7
 PERSONAL = {"given_name", "family_name", "date_of_birth", "expected_date_of_delivery"}
 
 
@@ -43,16 +40,11 @@ def demo_people() -> set[str]:
     return found
 
 
-def test_a_demo_run_logs_no_names_or_dates_of_birth(tmp_path: Path) -> None:
+def test_a_demo_run_logs_no_names_or_dates_of_birth(
+        demo_run: subprocess.CompletedProcess[str]) -> None:
     people = demo_people()
     assert len(people) > 40, "the demo's contacts name people"
-    env = {**os.environ, "MASH_HOME": str(tmp_path / "mash"), "MASH_LOG_LEVEL": "INFO",
-           "MASH_KAFKA_PORT": str(free_port()), "MASH_MONGO_PORT": str(free_port())}
-    run = subprocess.run(
-        [sys.executable, "-m", "mash.cli", "demo", "--contacts", str(CONTACTS),
-         "--seed", str(SEED), "--timeout", "120", "--verbose"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )
+    run = demo_run
     logs = run.stdout + run.stderr
     assert run.returncode == 0, logs[-3000:]
     assert " intake | " in logs, "service log lines were shown"

@@ -8,7 +8,7 @@ restarted empty. Afterwards every contact has an outcome or a rejection
 (none lost), no outcome is doubled, and the audit trail is whole. The table
 is printed (`pytest -s tests/faults`).
 
-MASH_FAULTS_CONTACTS (120 in `make test`, which must stay under 15 minutes;
+MASH_FAULTS_CONTACTS (72 in `make test`, which must stay under 15 minutes;
 `make faults` runs 500) and MASH_FAULTS_RATE (contacts/s, default 12) size
 the runs. Every fault still lands while contacts are in flight: each is
 timed within the feeding window, however long it is.
@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 AGENCIES = list(agencies())  # every agency, as configured: each signs its own contacts
 ENV = {"MASH_SWEEP_SECONDS": "0.5"}
 SERVICES = ["intake", "decision", "notify", *(f"research-{a}" for a in AGENCIES)]
-COUNT = int(os.environ.get("MASH_FAULTS_CONTACTS", "120"))
+COUNT = int(os.environ.get("MASH_FAULTS_CONTACTS", "72"))
 RATE = float(os.environ.get("MASH_FAULTS_RATE", "12"))
 # Scenario (c), run first: research deadlines short enough to pass while an agency is down.
 SHORT_WINDOWS = {f"MASH_RESEARCH_WINDOW_{rag}_SECONDS": "8" for rag in ("RED", "AMBER", "GREEN")}
