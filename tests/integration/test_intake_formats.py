@@ -24,6 +24,10 @@ from tests.embedded import Wire, about
 from tests.unit.test_intake_malformed import intake, malformed
 
 pytestmark = pytest.mark.integration
+# A case opens in seconds; on a loaded machine, after the hostile-senders
+# suite, CI has twice seen more than 60 s (not diagnosed: see the closing
+# note of issue 15). A stall would still be caught: it is for ever.
+SLOW = 180
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "contacts"
 REFERENCE = {"uk.police.notification.v1": "notification_reference",
              "uk.nhs.safeguarding-referral.v1": "referral_id",
@@ -88,7 +92,7 @@ async def test_a_resubmission_returns_the_existing_case_and_is_recorded(wire: Wi
     again = {**first, "id": f"evt-{uuid.uuid4().hex[:10]}"}
     await send(wire, first)
     await send(wire, again)
-    [(_, raw)] = await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(first["subject"]))
+    [(_, raw)] = await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(first["subject"]), timeout=SLOW)
     case_id = CaseOpened.model_validate_json(raw).data.case_id
     db = wire.mongo["mash_intake"]
     for _ in range(60):
@@ -109,7 +113,8 @@ async def test_a_new_contact_about_a_child_of_an_open_case_joins_it(wire: Wire) 
     surname = token()
     school = example("education-attendance.json", surname=surname)
     await send(wire, school)
-    [(_, raw)] = await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(school["subject"]))
+    [(_, raw)] = await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(school["subject"]),
+                                     timeout=SLOW)
     case = CaseOpened.model_validate_json(raw).data
     # Days later a GP refers "Ossie", same date of birth, a new address.
     gp = example("health-gp.json", surname=surname)
@@ -117,7 +122,7 @@ async def test_a_new_contact_about_a_child_of_an_open_case_joins_it(wire: Wire) 
                                       "date_of_birth": "2016-03-29",
                                       "address": {"postcode": "SL2 1AA"}})
     await send(wire, gp)
-    [(_, raw)] = await wire.wait_for((topics.CASES_CONTACT_ADDED,), about(gp["subject"]))
+    [(_, raw)] = await wire.wait_for((topics.CASES_CONTACT_ADDED,), about(gp["subject"]), timeout=SLOW)
     added = ContactAdded.model_validate_json(raw)
     assert (added.data.case_id, added.data.reason) == (case.case_id, "re-contact")
     assert added.subject == case.case_id
@@ -137,10 +142,10 @@ async def test_two_notifications_of_one_incident_about_siblings_are_one_case(wir
     second = example("police-domestic-abuse.json", surname=surname, children_present=[leo],
                      occurrence_reference=f"OCC-{surname}")
     await send(wire, first)
-    [(_, raw)] = await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(first["subject"]))
+    [(_, raw)] = await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(first["subject"]), timeout=SLOW)
     case_id = CaseOpened.model_validate_json(raw).data.case_id
     await send(wire, second)
-    [(_, raw)] = await wire.wait_for((topics.CASES_CONTACT_ADDED,), about(second["subject"]))
+    [(_, raw)] = await wire.wait_for((topics.CASES_CONTACT_ADDED,), about(second["subject"]), timeout=SLOW)
     added = ContactAdded.model_validate_json(raw).data
     assert (added.case_id, added.reason) == (case_id, "same-incident")
     case = await wire.mongo["mash_intake"].cases.find_one({"_id": case_id})
@@ -198,7 +203,8 @@ async def test_hundreds_of_malformed_contacts_each_end_and_none_stalls_the_valid
     await send(wire, valid, key=f"fuzz-{run}")
     # The valid one behind them all still gets its case.
     # A stall would be for ever; 120 s only allows for a loaded machine.
-    assert await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(valid["subject"]), timeout=120)
+    assert await wire.wait_for(topics.lanes(topics.CASES_OPENED), about(valid["subject"]),
+                               timeout=SLOW)
     db = wire.mongo["mash_intake"]
     originals = {doc["original"]["sha256"] async for doc in db.rejections.find(
         {"topic": topics.CONTACTS_SUBMITTED}, {"original.sha256": 1})}
