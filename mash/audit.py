@@ -48,12 +48,11 @@ def service_keys(directory: Path, service: str) -> dict[str, bytes]:
 
 @dataclass(frozen=True)
 class Verdict:
-    """One service's chain: how many entries, the first broken one, and
-    whether its key was there to check them with."""
+    """One service's chains (each: its name, how many entries, the first
+    broken one), and whether its key was there to check them with."""
 
     service: str
-    count: int
-    broken: audit.Broken | None
+    chains: list[audit.Checked]
     key_file: Path
     key_missing: bool
 
@@ -64,8 +63,8 @@ async def verify_all(uri: str, directory: Path, only: str | None = None) -> list
         results = []
         for name, database in databases(only).items():
             keys = service_keys(directory, name)
-            count, broken = await audit.check(client[database], keys)
-            results.append(Verdict(name, count, broken, directory / f"{name}.key", not keys))
+            chains = await audit.check(client[database], keys)
+            results.append(Verdict(name, chains, directory / f"{name}.key", not keys))
         return results
     finally:
         await client.close()
@@ -83,14 +82,50 @@ async def entries_for(uri: str, case_id: str) -> list[tuple[str, dict[str, Any]]
         await client.close()
 
 
+def report(results: list[Verdict], directory: Path) -> tuple[list[str], bool]:
+    """`mash audit verify`'s lines, one a chain and a total, and whether every
+    chain is whole and was checked with its service's key."""
+    width = max((len(v.service) for v in results), default=0)
+    chain_width = max((len(c.chain) for v in results for c in v.chains), default=0)
+    lines, bad, unverified = [], 0, 0
+    for v in results:
+        if not v.chains:
+            lines.append(f"{v.service:<{width}}  {'-':<{chain_width}}  OK (no entries)")
+        for c in v.chains:
+            where = f"{v.service:<{width}}  {c.chain:<{chain_width}}  "
+            if c.broken is None:
+                lines.append(f"{where}OK ({c.entries} entries)")
+            elif v.key_missing:
+                unverified += 1
+                lines.append(f"{where}NO KEY: {v.key_file} is missing, so its {c.entries} "
+                             f"entries cannot be checked (entry {c.broken.seq} "
+                             f"{c.broken.reason})")
+            else:
+                bad += 1
+                lines.append(f"{where}TAMPERED: entry {c.broken.seq} {c.broken.reason}")
+    if unverified:
+        lines.append(f"mash audit: {unverified} chain(s) not verified: no key in {directory} "
+                     f"(set {KEYS_DIR_ENV} to where the keys are)")
+    if bad:
+        lines.append(f"mash audit: {bad} chain(s) tampered with (keys from {directory})")
+    chains = sum(len(v.chains) for v in results)
+    entries = sum(c.entries for v in results for c in v.chains)
+    verdict = "all whole" if not bad and not unverified else f"{bad + unverified} not whole"
+    lines.append(f"mash audit: {chains} chain(s) of {len(results)} service(s), {entries} "
+                 f"entries: {verdict}")
+    return lines, not bad and not unverified
+
+
 @audit_app.command("verify")
 def verify(
     service: Annotated[str | None, typer.Option(help="Only this service, e.g. research-police.")
                        ] = None,
 ) -> None:
-    """Recompute every entry's keyed hash chain with the services' audit keys
-    (MASH_AUDIT_KEYS_DIR, else <MASH_HOME>/audit-keys/); non-zero exit if any
-    entry was edited or deleted, or a key to check it with is missing."""
+    """Recompute every chain of every service (one a topic partition or a
+    background job) with the services' audit keys (MASH_AUDIT_KEYS_DIR, else
+    <MASH_HOME>/audit-keys/): a line a chain and a total; non-zero exit if
+    any entry was edited, moved or deleted, or a key to check it with is
+    missing."""
     settings = StackSettings()
     directory = keys_dir(settings.home)
     try:
@@ -98,23 +133,10 @@ def verify(
     except audit.AuditKeyProblem as problem:
         print(f"mash audit: {problem}", flush=True)
         raise typer.Exit(2) from None
-    bad = unverified = 0
-    for v in results:
-        if v.broken is None:
-            print(f"{v.service:<32} OK ({v.count} entries)", flush=True)
-        elif v.key_missing:
-            unverified += 1
-            print(f"{v.service:<32} NO KEY: {v.key_file} is missing, so its {v.count} entries "
-                  f"cannot be checked (entry {v.broken.seq} {v.broken.reason})", flush=True)
-        else:
-            bad += 1
-            print(f"{v.service:<32} TAMPERED: entry {v.broken.seq} {v.broken.reason}", flush=True)
-    if unverified:
-        print(f"mash audit: {unverified} audit trail(s) not verified: no key in {directory} "
-              f"(set {KEYS_DIR_ENV} to where the keys are)", flush=True)
-    if bad:
-        print(f"mash audit: {bad} audit trail(s) tampered with (keys from {directory})", flush=True)
-    if bad or unverified:
+    lines, whole = report(results, directory)
+    for line in lines:
+        print(line, flush=True)
+    if not whole:
         raise typer.Exit(1)
 
 
@@ -127,11 +149,13 @@ def _what(doc: dict[str, Any]) -> str:
 
 @audit_app.command("show")
 def show(case_id: Annotated[str, typer.Argument(help="The case, e.g. CASE-3F2A9C1B.")]) -> None:
-    """Who did what to a case, on what, when: every service's entries in time order."""
+    """Who did what to a case, on what, when: every service's entries in time
+    order, each as <chain>#<seq>."""
     found = asyncio.run(entries_for(StackSettings().operator_mongo_uri, case_id))
     if not found:
         print(f"mash audit: no entries for {case_id}", flush=True)
         raise typer.Exit(1)
     for service, doc in found:
-        print(f"{doc['at']}  {service:<30} #{doc['seq']:<6} {doc['actor']:<24} "
+        place = f"{audit.chain_of(doc)}#{doc['seq']}"
+        print(f"{doc['at']}  {service:<30} {place:<24} {doc['actor']:<24} "
               f"{doc['action']:<20} {_what(doc)}", flush=True)

@@ -9,20 +9,40 @@ service's own secret, kept outside the database (a file,
 the key cannot recompute the chain after editing an entry: a plain sha256,
 or an HMAC under any other key, does not verify.
 
-An edited entry no longer matches its hash, a deleted one leaves a gap in the
-sequence and breaks the next entry's ``prev_hash``, a reordered one breaks
-both. A head document holds the last sequence number and hash; every append
-updates it inside the same transaction as the effect it records, so two
-concurrent appends conflict (WriteConflict, transient: the consumer guard
-retries) instead of forking the chain, and deleting the newest entry is
-detected against the head.
+A service keeps many chains, one per name the caller gives: a consumer
+appends to the chain of the topic partition it handles (``mash.findings/2``),
+a background job to its own (``sweep``). Each entry records its chain
+(``chain``, inside what is hashed, so an entry moved to another chain no
+longer verifies) and has the id ``<chain>/<seq>``; each chain has its head
+document, ``_id`` the chain's name, holding its last sequence number and
+hash. Why many: a head is one document, and two transactions that write one
+document conflict. With one chain per service every transaction of a service
+wrote the same head, so its consumers, and any two replicas of it, were
+retried against each other. A consumer owns its partition, so it owns that
+partition's chain: replicas and consumers of one service never write the same
+head, and only a rebalance (a partition changing hands) can make two writers
+meet on one, which the head's condition turns into a retried write conflict.
 
-The head is therefore the one document every transaction of a service
-writes. A handler stages its entries (``Transaction.audit``) and they are
-appended together as the last writes before the commit, so the head is held
-for three round trips rather than the whole handler: the shorter the hold,
-the fewer the conflicts between a service's consumers (a lane and its RED
-lane, decision's eight).
+An edited entry no longer matches its hash, a deleted one leaves a gap in its
+chain's sequence and breaks the next entry's ``prev_hash``, a reordered one
+breaks both. Every append updates the chain's head inside the same
+transaction as the effect it records, conditioned on the head it followed, so
+two concurrent appends to one chain conflict (WriteConflict, transient: the
+consumer guard retries) instead of forking it, and deleting the newest entry
+is detected against the head. An entry whose chain has no head, or a head
+whose chain has no entries, is broken too.
+
+The process that appends remembers the head of each chain it last committed
+(``Heads``), so an append is two writes, the entries and the conditional
+update of the head, without reading the head first; only a chain it does not
+know (its first append, or after an abort) costs a read. A handler stages its
+entries (``Transaction.audit``) and they are appended together as the last
+writes before the commit, so the head is held for those two round trips
+rather than the whole handler.
+
+Chains written before there were several (entries with no ``chain`` and
+integer ids, the head ``{_id: "head"}``) still verify as they were written,
+as the chain named ``"head"``; nothing is appended to them any more.
 
 Entries carry ids, codes and plain words, never personal data.
 """
@@ -37,17 +57,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 AUDIT = "audit"
 HEAD = "audit_head"
 GENESIS = "0" * 64
 ALG = "hmac-sha256"
 KEY_BYTES = 32
-_HEAD_ID = "head"
+# The chain written before a service kept several: its head's id, and the
+# name reports give it. Its entries have no ``chain``; none is added to it.
+LEGACY = "head"
 _FIELDS = ("seq", "at", "actor", "action", "case_id", "what", "prev_hash", "alg", "key_id")
+_WRITE_CONFLICT = 112
+_DUPLICATE_KEY = 11000
 
 
 class AuditKeyProblem(RuntimeError):
@@ -138,11 +163,33 @@ def entry_hash(prev_hash: str, body: Mapping[str, Any], secret: bytes) -> str:
 
 
 def make_entry(seq: int, prev_hash: str, *, key: Key, actor: str, action: str,
-               case_id: str | None, what: Mapping[str, Any], at: datetime) -> dict[str, Any]:
-    body = {"seq": seq, "at": at.isoformat(timespec="microseconds"), "actor": actor,
-            "action": action, "case_id": case_id, "what": plain(what), "prev_hash": prev_hash,
-            "alg": ALG, "key_id": key.id}
+               case_id: str | None, what: Mapping[str, Any], at: datetime,
+               chain: str | None) -> dict[str, Any]:
+    """One entry and its keyed hash. ``chain`` is hashed with the rest;
+    None makes an entry of the legacy chain, as they were written before
+    there were several (for tests: ``append`` never does)."""
+    body: dict[str, Any] = {
+        "seq": seq, "at": at.isoformat(timespec="microseconds"), "actor": actor,
+        "action": action, "case_id": case_id, "what": plain(what), "prev_hash": prev_hash,
+        "alg": ALG, "key_id": key.id}
+    if chain is not None:
+        body["chain"] = chain
     return {**body, "hash": entry_hash(prev_hash, body, key.secret)}
+
+
+def hashed_body(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """What an entry's hash covers: its fields, and its chain when it names
+    one (an entry of the legacy chain has none, and is hashed as it was)."""
+    body = {name: entry.get(name) for name in _FIELDS}
+    if "chain" in entry:
+        body["chain"] = entry["chain"]
+    return body
+
+
+def chain_of(entry: Mapping[str, Any]) -> str:
+    """The chain an entry is on: its ``chain``, or the legacy chain's name."""
+    name = entry.get("chain")
+    return name if isinstance(name, str) else LEGACY
 
 
 @dataclass(frozen=True)
@@ -170,11 +217,12 @@ def _unkeyed(entry: Mapping[str, Any], keys: Mapping[str, bytes]) -> str | None:
 
 def verify(entries: Iterable[Mapping[str, Any]], head: Mapping[str, Any] | None,
            keys: Mapping[str, bytes]) -> Broken | None:
-    """The first broken entry, or None when the chain is whole.
+    """The first broken entry of one chain, or None when it is whole.
 
-    ``entries`` in stored order of ``seq``; ``head`` the head document (None
-    if nothing was ever appended); ``keys`` the keys an entry may have been
-    made with (key id -> key: the service's key, and any it used before).
+    ``entries`` the chain's, in stored order of ``seq``; ``head`` its head
+    document (None if nothing was ever appended); ``keys`` the keys an entry
+    may have been made with (key id -> key: the service's key, and any it
+    used before). Entries with no head, or a head with no entries, are broken.
     """
     expected_seq, prev = 1, GENESIS
     for entry in entries:
@@ -186,17 +234,22 @@ def verify(entries: Iterable[Mapping[str, Any]], head: Mapping[str, Any] | None,
         why = _unkeyed(entry, keys)
         if why is not None:
             return Broken(expected_seq, why)
-        body = {name: entry.get(name) for name in _FIELDS}
-        expected = entry_hash(prev, body, keys[str(entry["key_id"])])
+        expected = entry_hash(prev, hashed_body(entry), keys[str(entry["key_id"])])
         if not hmac.compare_digest(str(entry.get("hash")), expected):
             return Broken(expected_seq, "was changed after it was written (its keyed hash does not match)")
         prev = str(entry["hash"])
         expected_seq += 1
     last = expected_seq - 1
-    head_seq = int(head.get("seq", 0)) if head else 0
+    if head is None:
+        if last:
+            return Broken(last, "has no head: the chain's head document is missing")
+        return None
+    head_seq = int(head.get("seq", 0))
+    if not last:
+        return Broken(1, f"is missing (the chain has no entries; the head says {head_seq})")
     if head_seq != last:
         return Broken(last + 1, f"is missing (the chain ends at {last}; the head says {head_seq})")
-    if head and last and head.get("hash") != prev:
+    if head.get("hash") != prev:
         return Broken(last, "differs from the hash the head recorded")
     return None
 
@@ -212,51 +265,185 @@ class Note:
     at: datetime
 
 
+class StaleHead(OperationFailure):
+    """The head this append followed is no longer the chain's head: another
+    process appended to the chain. A write conflict (code 112, transient), so
+    the consumer guard retries the whole transaction, which then reads the
+    head afresh."""
+
+    def __init__(self, chain: str, why: str) -> None:
+        message = f"the audit chain {chain!r} moved: {why}"
+        super().__init__(message, _WRITE_CONFLICT,
+                         {"ok": 0, "code": _WRITE_CONFLICT, "codeName": "WriteConflict",
+                          "errmsg": message, "errorLabels": ["TransientTransactionError"]})
+        self.chain = chain
+
+
+@dataclass(frozen=True)
+class Appended:
+    """Where an append left its chain: what ``Heads.committed`` takes once
+    the transaction that made it has committed."""
+
+    chain: str
+    seq: int
+    hash: str
+
+
+class Heads:
+    """The head of each chain this process last committed to, so that its
+    next append to it need not read the head first. One per service process,
+    shared by its transactions; told only of what committed."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[int, str]] = {}
+
+    def get(self, chain: str) -> tuple[int, str] | None:
+        """``(seq, hash)`` of the chain's head as last committed here, or None."""
+        return self._known.get(chain)
+
+    def committed(self, appended: Appended) -> None:
+        """The transaction that made ``appended`` committed. A later head of
+        the chain already known is kept (two commits told out of order)."""
+        known = self._known.get(appended.chain)
+        if known is None or known[0] < appended.seq:
+            self._known[appended.chain] = (appended.seq, appended.hash)
+
+    def forget(self, chain: str) -> None:
+        """The chain's head is no longer known here (an abort, a stale head):
+        the next append to it reads the head."""
+        self._known.pop(chain, None)
+
+
+def _conflicting(error: BulkWriteError) -> bool:
+    """The entries' ids (or chain and seq) are taken, or being taken: the chain moved."""
+    return any(e.get("code") in (_DUPLICATE_KEY, _WRITE_CONFLICT)
+               for e in error.details.get("writeErrors", []))
+
+
 async def append(db: AsyncDatabase[dict[str, Any]], session: AsyncClientSession,
-                 notes: list[Note], key: Key | None) -> None:
-    """Append ``notes`` in order, keyed with ``key``, in the caller's
-    transaction (with its effect or not at all): three writes however many
-    notes. Without a key nothing is appended, and the transaction fails."""
+                 notes: list[Note], key: Key | None, *, chain: str, heads: Heads) -> Appended:
+    """Append ``notes`` in order to ``chain``, keyed with ``key``, in the
+    caller's transaction (with its effect or not at all).
+
+    Two writes when ``heads`` knows the chain's head (the entries, then the
+    head, conditioned on being the head they follow), three when it does not
+    (the head is read first). StaleHead when the chain moved meanwhile (the
+    chain is then forgotten in ``heads``). Without a key nothing is appended
+    and the transaction fails. The caller tells ``heads.committed`` of the
+    result once the transaction commits, and ``heads.forget(chain)`` when it
+    aborts.
+    """
     if key is None:
         raise AuditKeyProblem("no audit key to append with (MASH_AUDIT_KEY_FILE)")
-    head = await db[HEAD].find_one_and_update(
-        {"_id": _HEAD_ID}, {"$inc": {"seq": len(notes)}}, upsert=True,
-        return_document=ReturnDocument.AFTER, session=session)
-    assert head is not None  # upserted
-    seq = int(head["seq"]) - len(notes)
-    prev = str(head.get("hash") or GENESIS)
+    if not notes:
+        raise ValueError("nothing to append")
+    if not chain or chain == LEGACY:
+        raise ValueError(f"an audit chain needs a name, other than {LEGACY!r} (the legacy "
+                         f"chain), not {chain!r}")
+    known = heads.get(chain)
+    remembered = known is not None
+    if known is None:
+        found = await db[HEAD].find_one({"_id": chain}, session=session)
+        if found is not None:
+            known = (int(found["seq"]), str(found["hash"]))
+    seq, prev = known if known is not None else (0, GENESIS)
     entries = []
     for note in notes:
         seq += 1
         entry = make_entry(seq, prev, key=key, actor=note.actor, action=note.action,
-                           case_id=note.case_id, what=note.what, at=note.at)
-        entries.append({"_id": seq, **entry})
+                           case_id=note.case_id, what=note.what, at=note.at, chain=chain)
+        entries.append({"_id": f"{chain}/{seq}", **entry})
         prev = entry["hash"]
-    await db[AUDIT].insert_many(entries, session=session)
-    await db[HEAD].update_one({"_id": _HEAD_ID}, {"$set": {"hash": prev}}, session=session)
+    # The head as it was (for a chain with none yet, no head at all): matched
+    # only if nobody has appended since.
+    condition: dict[str, Any] = {"_id": chain}
+    if known is not None:
+        condition |= {"seq": known[0], "hash": known[1]}
+    else:
+        condition |= {"seq": {"$exists": False}}
+    try:
+        await db[AUDIT].insert_many(entries, session=session)
+        # A head that was read is upserted: a missing one is made, and one
+        # that changed since cannot be made twice (a duplicate key). A
+        # remembered one is only updated, and matches nothing if it moved.
+        moved = await db[HEAD].update_one(condition, {"$set": {"seq": seq, "hash": prev}},
+                                          upsert=not remembered, session=session)
+    except BulkWriteError as error:
+        if not _conflicting(error):
+            raise
+        heads.forget(chain)
+        raise StaleHead(chain, f"entry {entries[0]['_id']} was written by another "
+                               "process") from error
+    except DuplicateKeyError as error:
+        heads.forget(chain)
+        raise StaleHead(chain, "its head was made or moved by another process") from error
+    if remembered and moved.matched_count == 0:
+        heads.forget(chain)
+        raise StaleHead(chain, f"its head is no longer at seq {seq - len(notes)}")
+    return Appended(chain, seq, prev)
 
 
-async def read(db: AsyncDatabase[dict[str, Any]]) -> tuple[list[dict[str, Any]],
-                                                            dict[str, Any] | None]:
-    """The head, then the chain up to it: a consistent view of a live service.
+def _entries_of(chain: str) -> dict[str, Any]:
+    """The filter of a chain's entries (the legacy chain's entries name none)."""
+    return {"chain": {"$in": [None, LEGACY]}} if chain == LEGACY else {"chain": chain}
 
-    Entries and head commit together, so every entry up to the head's seq is
-    there when the head is read. Reading the entries first would race an
-    append committing in between and report a missing entry that is not
-    missing (found by the fault tests, with decision's sweeper appending).
+
+async def _chain(db: AsyncDatabase[dict[str, Any]], name: str, head: dict[str, Any] | None
+                 ) -> list[dict[str, Any]]:
+    query = _entries_of(name)
+    if head is not None:
+        query |= {"seq": {"$lte": int(head.get("seq", 0))}}
+    return await db[AUDIT].find(query).sort("seq", ASCENDING).to_list()
+
+
+Chain = tuple[list[dict[str, Any]], dict[str, Any] | None]
+"""A chain as read: its entries in order of seq, and its head (None if it has none)."""
+
+
+async def read(db: AsyncDatabase[dict[str, Any]]) -> dict[str, Chain]:
+    """Every chain: its entries, up to its head, and the head (None for
+    entries on a chain with no head). A consistent view of a live service.
+
+    Each chain's head first, then its entries up to the head's seq: entries
+    and head commit together, so every entry up to the head's seq is there
+    when the head is read. Reading the entries first would race an append
+    committing in between and report a missing entry that is not missing
+    (found by the fault tests, with decision's sweeper appending).
+
+    Then the entries on no chain whose head was read: a chain begun since
+    (its head is read now, then its entries, as above), or one whose head is
+    gone (all its entries, with no head).
     """
-    head = await db[HEAD].find_one({"_id": _HEAD_ID})
-    upto = int(head.get("seq", 0)) if head else 0
-    entries = await db[AUDIT].find({"seq": {"$lte": upto}}).sort("seq", 1).to_list()
-    return entries, head
+    heads = {str(h["_id"]): h async for h in db[HEAD].find({})}
+    chains: dict[str, Chain] = {name: (await _chain(db, name, head), head)
+                                for name, head in heads.items()}
+    seen: list[str | None] = [name for name in heads if name != LEGACY]
+    if LEGACY in heads:
+        seen += [LEGACY, None]  # None: no chain field, the legacy chain's entries
+    others = {chain_of(e) async for e in db[AUDIT].find({"chain": {"$nin": seen}}, {"chain": 1})}
+    for name in sorted(others):
+        head = await db[HEAD].find_one({"_id": name})
+        chains[name] = (await _chain(db, name, head), head)
+    return dict(sorted(chains.items()))
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One chain's verdict: its name, how many entries, the first broken one."""
+
+    chain: str
+    entries: int
+    broken: Broken | None
 
 
 async def check(db: AsyncDatabase[dict[str, Any]],
-                keys: Mapping[str, bytes]) -> tuple[int, Broken | None]:
-    """How many entries, and the first broken one (``keys`` as for ``verify``)."""
-    entries, head = await read(db)
-    return len(entries), verify(entries, head, keys)
+                keys: Mapping[str, bytes]) -> list[Checked]:
+    """Every chain of a service, by name: how many entries, and the first
+    broken one (``keys`` as for ``verify``)."""
+    return [Checked(name, len(entries), verify(entries, head, keys))
+            for name, (entries, head) in (await read(db)).items()]
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db[AUDIT].create_index("case_id")
+    await db[AUDIT].create_index([("chain", ASCENDING), ("seq", ASCENDING)], unique=True)

@@ -1,7 +1,8 @@
-"""On the real stack: every service's audit trail is a whole chain after a
-flow, answers "who decided this RAG, on what, when", and `mash audit verify`
-names the entry an operator edited or deleted, even one who recomputed the
-chain after it without the service's audit key."""
+"""On the real stack: every service's audit chains (one a partition it
+consumes, or a job) are whole after a flow, answer "who decided this RAG, on
+what, when", and `mash audit verify` names the chain and the entry an operator
+edited or deleted, even one who recomputed the chain after it without the
+service's audit key."""
 
 import asyncio
 import hashlib
@@ -25,6 +26,12 @@ async def mash(stack: Stack, *args: str) -> tuple[int, str]:
     return done.returncode, done.stdout + done.stderr
 
 
+def said(out: str, service: str, chain: str) -> str:
+    """What `mash audit verify` said of one chain of one service."""
+    [line] = [line for line in out.splitlines() if line.split()[:2] == [service, chain]]
+    return line
+
+
 async def test_the_audit_trail_answers_inspectors_and_reveals_tampering(
         stack: Stack, wire: Wire, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     cid = f"audit-{uuid.uuid4().hex[:8]}"
@@ -37,6 +44,7 @@ async def test_the_audit_trail_answers_inspectors_and_reveals_tampering(
     assert "TAMPERED" not in out
     assert "decision" in out
     assert "research-police" in out
+    assert out.splitlines()[-1].endswith(": all whole"), out
 
     # Who decided this RAG, on what, when: every service's part, in order.
     code, shown = await mash(stack, "audit", "show", case_id)
@@ -53,11 +61,13 @@ async def test_the_audit_trail_answers_inspectors_and_reveals_tampering(
     chain = wire.mongo["mash_decision"][audit.AUDIT]
     entry = await chain.find_one({"case_id": case_id, "action": "authorised"})
     assert entry is not None
+    assert entry["_id"] == f"{entry['chain']}/{entry['seq']}"
     await chain.update_one({"_id": entry["_id"]}, {"$set": {"actor": "mgr-someone-else"}})
     try:
         code, out = await mash(stack, "audit", "verify", "--service", "decision")
         assert code == 1, out
-        assert f"TAMPERED: entry {entry['seq']} was changed" in out
+        assert f"TAMPERED: entry {entry['seq']} was changed" in said(out, "decision",
+                                                                     entry["chain"]), out
     finally:
         await chain.update_one({"_id": entry["_id"]}, {"$set": {"actor": entry["actor"]}})
 
@@ -69,19 +79,22 @@ async def test_the_audit_trail_answers_inspectors_and_reveals_tampering(
     try:
         code, out = await mash(stack, "audit", "verify", "--service", "research-police")
         assert code == 1, out
-        assert f"TAMPERED: entry {gone['seq']} is missing" in out
+        assert f"TAMPERED: entry {gone['seq']} is missing" in said(out, "research-police",
+                                                                   gone["chain"]), out
     finally:
         await disclosures.insert_one(gone)
 
     # An operator who can write intake's database but does not hold its key
-    # edits an entry and recomputes it and every later hash, and the head, as
-    # the chain was once made (plain sha256): the chain links up, and is found.
+    # edits an entry and recomputes it and every later hash on its chain, and
+    # the chain's head, as the chain was once made (plain sha256): the chain
+    # links up, and is found.
     intake = wire.mongo["mash_intake"]
     opened = await intake[audit.AUDIT].find_one({"case_id": case_id, "action": "case opened"})
     assert opened is not None
-    originals = await intake[audit.AUDIT].find({"seq": {"$gte": opened["seq"]}}).sort(
-        "seq", 1).to_list()
-    head = await intake[audit.HEAD].find_one({"_id": "head"})
+    on = opened["chain"]
+    originals = await intake[audit.AUDIT].find(
+        {"chain": on, "seq": {"$gte": opened["seq"]}}).sort("seq", 1).to_list()
+    head = await intake[audit.HEAD].find_one({"_id": on})
     assert head is not None
     assert head["seq"] == originals[-1]["seq"], "intake is still appending"
     prev = opened["prev_hash"]
@@ -92,15 +105,15 @@ async def test_the_audit_trail_answers_inspectors_and_reveals_tampering(
         prev = hashlib.sha256((prev + audit.canonical(body)).encode()).hexdigest()
         await intake[audit.AUDIT].replace_one({"_id": original["_id"]},
                                               {"_id": original["_id"], **body, "hash": prev})
-    await intake[audit.HEAD].update_one({"_id": "head"}, {"$set": {"hash": prev}})
+    await intake[audit.HEAD].update_one({"_id": on}, {"$set": {"hash": prev}})
     try:
         code, out = await mash(stack, "audit", "verify", "--service", "intake")
         assert code == 1, out
-        assert f"TAMPERED: entry {opened['seq']} was changed" in out
+        assert f"TAMPERED: entry {opened['seq']} was changed" in said(out, "intake", on), out
     finally:
         for original in originals:
             await intake[audit.AUDIT].replace_one({"_id": original["_id"]}, original)
-        await intake[audit.HEAD].update_one({"_id": "head"}, {"$set": {"hash": head["hash"]}})
+        await intake[audit.HEAD].update_one({"_id": on}, {"$set": {"hash": head["hash"]}})
 
     # Verified with keys that are not intake's, or none: the key it needs is named.
     intake_key = audit.read_key(audit_key_dir(stack.settings.home) / "intake.key")
@@ -108,7 +121,8 @@ async def test_the_audit_trail_answers_inspectors_and_reveals_tampering(
     monkeypatch.setenv("MASH_AUDIT_KEYS_DIR", str(tmp_path))
     code, out = await mash(stack, "audit", "verify", "--service", "intake")
     assert code == 1, out
-    assert f"TAMPERED: entry 1 was made with a key we do not hold (key id {intake_key.id})" in out
+    assert f"TAMPERED: entry 1 was made with a key we do not hold (key id {intake_key.id})" in said(
+        out, "intake", on), out
     code, out = await mash(stack, "audit", "verify", "--service", "decision")
     assert code == 1, out
     assert f"NO KEY: {tmp_path / 'decision.key'} is missing" in out
@@ -118,6 +132,7 @@ async def test_the_audit_trail_answers_inspectors_and_reveals_tampering(
     assert code == 0, out
     assert "TAMPERED" not in out
     assert "NO KEY" not in out
+    assert out.splitlines()[-1].endswith(": all whole"), out
 
 
 async def test_verifying_a_live_chain_while_it_grows_finds_nothing_wrong(wire: Wire) -> None:
@@ -137,6 +152,8 @@ async def test_verifying_a_live_chain_while_it_grows_finds_nothing_wrong(wire: W
         checks.append(await audit.check(db, audit.keyring(key)))
     await writer
     checks.append(await audit.check(db, audit.keyring(key)))
-    assert all(broken is None for _, broken in checks), [b for _, b in checks if b][:3]
-    assert checks[-1][0] == 150
+    broken = [c for chains in checks for c in chains if c.broken is not None]
+    assert not broken, broken[:3]
+    assert len(checks[-1]) == 1, checks[-1]
+    assert checks[-1][0].entries == 150
     assert len(checks) > 5, "verification never overlapped the appends"

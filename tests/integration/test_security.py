@@ -64,6 +64,8 @@ async def test_contacts_that_are_not_authentic_are_rejected_and_audited(wire: Wi
     entries = await wire.mongo["mash_intake"][audit.AUDIT].find(
         {"action": "contact rejected", "what.contact_id": {"$in": list(cases)}}).to_list()
     by_contact = {e["what"]["contact_id"]: e["what"] for e in entries}
+    # Each on a named chain (the partition it came from), its id its place there.
+    assert all(e["_id"] == f"{e['chain']}/{e['seq']}" for e in entries), entries
     assert set(by_contact) == set(cases)
     assert by_contact[f"forged-{run}"]["signer"] == "health"
     assert by_contact[f"claims-{run}"]["signer"] == "police"
