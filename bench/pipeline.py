@@ -3,7 +3,7 @@ every headline a ratio of two figures measured in the same run.
 
     python -m bench.pipeline [--only parts,burst,steady,priority,catchup] [--scale 0.05]
         [--contacts 10000] [--rate 50] [--steady-seconds 60] [--green-backlog 10000]
-        [--catchup-contacts 5000] [--json PATH]
+        [--catchup-contacts 5000] [--profile SERVICE] [--json PATH]
 
 It starts its own stack (temporary home, free ports, auto-authorise on,
 research windows of 12 h / 36 h / 144 h so no deadline fires in a run, and a
@@ -13,10 +13,17 @@ refused as stale) and, in order:
 1. parts:    the broker's hop rate (consume from A, republish to B, 2 KB
              messages) and the database's single-client insert_one, find_one
              and update_one rates, before any service starts;
-2. burst:    N demo-style contacts submitted at once, contacts/s from the
-             first submission to the last outcome or rejection, messages and
-             database operations per contact and the bound they give with (1);
-             per-service CPU and peak memory;
+2. burst:    first 10 s of the idle stack (nothing fed): the cores each
+             process uses and the database operations the services make on
+             their own; then N demo-style contacts submitted at once,
+             contacts/s from the first submission to the last outcome or
+             rejection, messages and database operations per contact and the
+             bound they give with (1); CPU per contact by process, less the
+             idle share, and the bound the machine's cores give at that cost;
+             database transactions and commands per contact, conflicts, and
+             records per consumer batch (from the services' /metrics);
+             per-service peak memory; with --profile SERVICE, py-spy's top
+             functions in that service during the burst;
 3. steady:   contacts at a fixed rate, latency p50/p95/p99 from submission
              to outcome, or the backlog growth when the rate is not sustained
              (and then latency again at half the burst's throughput);
@@ -28,7 +35,56 @@ Contacts are the demo's (mash.demo: every agency's own format, signed by its
 sender, a few deliberately unusable), each about a family of its own so that
 each opens a case that goes to every agency.
 
-Prints progress, then a table; writes JSON to bench/results/pipeline-<time>.json.
+Prints progress, then a table (headline rows first); writes JSON to
+bench/results/pipeline-<time>.json. Its sections are the ones run ("parts",
+"burst", "steady", "priority", "catchup"), "memory_mb" and "headlines".
+Figures a service's /metrics does not expose are null (the table says n/a).
+CPU is psutil's user + system time per process; the stack is the broker, the
+database and the services, never the bench itself (its load generator and
+follower, reported beside them as "bench (this process)"). "burst" holds, as
+well as its counts, messages, database operations and stage times:
+
+  idle_seconds                the idle window before the burst (about 10 s)
+  idle_cores_by_process       {process: cores used in it}
+  idle_cores                  the stack's total (goal: <= 0.1)
+  cpu_window_seconds          wall time over which the burst's CPU was read
+  cpu_seconds                 {process: CPU seconds in the burst}
+  cpu_share_of_one_core       {process: cores busy in the burst}
+  cpu_ms_per_contact          {process: {total, idle, net}}: CPU ms per contact;
+                              idle = its idle cores x cpu_window_seconds /
+                              contacts, net = total - idle
+  cpu_ms_per_contact_total    {total, idle, net} for the stack
+  cpu_bound                   {cores (os.cpu_count()), idle_cores,
+                              net_cpu_seconds_per_contact, contacts_per_s}:
+                              (cores - idle_cores) / net CPU s per contact
+  throughput_over_cpu_bound   contacts_per_s / cpu_bound.contacts_per_s
+  bound, throughput_over_bound  the broker/database bound from the parts
+  normalised_throughput       contacts/s per 1,000 single-client insert_one/s
+                              from "parts" (goal: >= 10)
+  db_ops_per_contact_total    every serverStatus opcounter, per contact
+  db_transactions_per_contact {committed, aborted, ...: per contact} of
+                              mash_db_transactions_total, summed over services
+  db_commands_per_contact     {command: per contact} of mash_db_commands_total,
+                              summed over services, most first
+  db_commands_per_contact_by_service  {service: its top 5 {command: per contact}}
+  conflicts_per_contact       mash_handler_retries_total{reason="conflict"},
+                              summed over services, per contact
+  consumer_batches            {service: {subscriber: {batches, records,
+                              mean_records}}} of mash_consumer_batch_records
+  mean_batch_records          records per batch over every subscriber
+  profile                     with --profile: {service, pid, file, samples,
+                              top: [{function, own_samples, share}]} or
+                              {service, error}
+
+"headlines" repeats the ratios: throughput_over_bound, bound,
+throughput_over_cpu_bound, normalised_throughput, idle_cores,
+cpu_ms_per_contact_net, db_ops_per_contact, db_transactions_per_contact,
+conflicts_per_contact, mean_batch_records, and the later sections' ratios.
+
+--profile SERVICE runs `py-spy record` (pip install py-spy) on that service
+for the burst, writing its collapsed stacks to
+bench/results/pipeline-<time>-profile-<service>.folded; py-spy takes CPU of
+its own, so a profiled run's throughput is not a headline figure.
 """
 
 import argparse
@@ -39,6 +95,8 @@ import math
 import os
 import platform
 import random
+import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -83,6 +141,17 @@ SERVICE_ENV = {
 }
 CATCHUP_AGENCY = "police"
 RETRIES = "mash_handler_retries_total"
+CONFLICTS = f"{RETRIES}:conflict"
+# What the services count of their database work and their batches
+# (plumbing); a figure a service does not expose is reported as n/a.
+TRANSACTIONS = "mash_db_transactions_total"  # label outcome: committed, aborted
+COMMANDS = "mash_db_commands_total"  # label command: insert, find, ...
+BATCH = "mash_consumer_batch_records"  # histogram, label subscriber
+# Series kept apart by one label when scraped, as "<sample name>:<label value>".
+SPLIT_BY = {RETRIES: "reason", TRANSACTIONS: "outcome", COMMANDS: "command",
+            f"{BATCH}_sum": "subscriber", f"{BATCH}_count": "subscriber"}
+BENCH_PROCESS = "bench (this process)"
+IDLE_SECONDS = 10.0
 
 _began = time.monotonic()
 
@@ -268,7 +337,7 @@ class Sampler:
                 t = proc.cpu_times()
                 out[name] = t.user + t.system
         me = psutil.Process().cpu_times()
-        out["bench (this process)"] = me.user + me.system
+        out[BENCH_PROCESS] = me.user + me.system
         return out
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -312,15 +381,23 @@ async def collection_times(client: AsyncMongoClient[dict[str, Any]]) -> dict[str
 def _scrape(port: int) -> dict[str, float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
         text = reply.read().decode()
+    return scraped(text)
+
+
+def scraped(text: str) -> dict[str, float]:
+    """Every counter (…_total) in a /metrics page, summed over its labels,
+    and the SPLIT_BY series summed by their one label: retries by reason
+    (conflicts and outages explain different waits), transactions by
+    outcome, commands by command, batch sizes by subscriber."""
     totals: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name.endswith("_total"):
-                # Retries are kept apart by reason: conflicts and outages
-                # explain different waits.
-                name = (f"{sample.name}:{sample.labels['reason']}"
-                        if sample.name == RETRIES and "reason" in sample.labels else sample.name)
-                totals[name] = totals.get(name, 0.0) + float(sample.value)
+            label = SPLIT_BY.get(sample.name)
+            if label is None and not sample.name.endswith("_total"):
+                continue
+            name = (f"{sample.name}:{sample.labels[label]}"
+                    if label is not None and label in sample.labels else sample.name)
+            totals[name] = totals.get(name, 0.0) + float(sample.value)
     return totals
 
 
@@ -334,6 +411,133 @@ def retries_per_contact(counters: dict[str, dict[str, float]], contacts: int,
         if reasons:
             out[service] = reasons
     return out
+
+
+def by_label(counters: dict[str, dict[str, float]], name: str,
+             ) -> dict[str, dict[str, float]] | None:
+    """Each service's series `name` by its SPLIT_BY label (as scraped);
+    None when no service exposes it."""
+    prefix = f"{name}:"
+    out = {service: {k.removeprefix(prefix): v for k, v in c.items() if k.startswith(prefix)}
+           for service, c in sorted(counters.items())}
+    return {service: v for service, v in out.items() if v} or None
+
+
+def _most_first(values: dict[str, float]) -> list[tuple[str, float]]:
+    return sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def per_contact(by_service: dict[str, dict[str, float]] | None, contacts: int,
+                ) -> dict[str, float] | None:
+    """Summed over services, per contact, most first; None when not exposed."""
+    if by_service is None:
+        return None
+    total: dict[str, float] = {}
+    for values in by_service.values():
+        for k, v in values.items():
+            total[k] = total.get(k, 0.0) + v
+    return {k: round(v / contacts, 3) for k, v in _most_first(total)}
+
+
+def top_per_contact(by_service: dict[str, dict[str, float]] | None, contacts: int, top: int = 5,
+                    ) -> dict[str, dict[str, float]] | None:
+    """Each service's `top` largest, per contact; None when not exposed."""
+    if by_service is None:
+        return None
+    return {service: {k: round(v / contacts, 3) for k, v in _most_first(values)[:top] if v}
+            for service, values in by_service.items()}
+
+
+def conflicts_per_contact(counters: dict[str, dict[str, float]], contacts: int) -> float | None:
+    """Handler retries for a conflict, summed over services, per contact."""
+    found = [c[CONFLICTS] for c in counters.values() if CONFLICTS in c]
+    return round(sum(found) / contacts, 3) if found else None
+
+
+def batch_sizes(counters: dict[str, dict[str, float]],
+                ) -> dict[str, dict[str, dict[str, float]]] | None:
+    """Batches each subscriber handled and their mean records (the
+    mash_consumer_batch_records histogram), by service; None when no
+    service exposes it."""
+    sums = by_label(counters, f"{BATCH}_sum") or {}
+    counts = by_label(counters, f"{BATCH}_count")
+    if counts is None:
+        return None
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for service, by_subscriber in counts.items():
+        rows = {}
+        for subscriber, batches in sorted(by_subscriber.items()):
+            if batches > 0:
+                records = sums.get(service, {}).get(subscriber, 0.0)
+                rows[subscriber] = {"batches": int(batches), "records": int(records),
+                                    "mean_records": round(records / batches, 2)}
+        if rows:
+            out[service] = rows
+    return out
+
+
+def mean_batch(batches: dict[str, dict[str, dict[str, float]]] | None) -> float | None:
+    """Records per batch over every subscriber of every service."""
+    rows = [row for by_subscriber in (batches or {}).values() for row in by_subscriber.values()]
+    count = sum(row["batches"] for row in rows)
+    return round(sum(row["records"] for row in rows) / count, 2) if count else None
+
+
+def stack_only(values: dict[str, float]) -> float:
+    """Summed over the stack's processes, leaving out the bench's own."""
+    return sum(v for name, v in values.items() if name != BENCH_PROCESS)
+
+
+def cpu_per_contact(cpu: dict[str, float], idle_cores: dict[str, float], seconds: float,
+                    contacts: int) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """CPU milliseconds per contact by process, and for the stack (the bench
+    left out): all it used (total), what it uses idle over as many seconds
+    (idle: idle cores x seconds / contacts) and the difference (net)."""
+    rows: dict[str, dict[str, float]] = {}
+    stack = {"total": 0.0, "idle": 0.0, "net": 0.0}
+    for name, used in sorted(cpu.items()):
+        idle = idle_cores.get(name, 0.0) * seconds
+        row = {"total": 1000 * used / contacts, "idle": 1000 * idle / contacts,
+               "net": 1000 * (used - idle) / contacts}
+        rows[name] = {k: round(v, 3) for k, v in row.items()}
+        if name != BENCH_PROCESS:
+            stack = {k: stack[k] + row[k] for k in stack}
+    return rows, {k: round(v, 3) for k, v in stack.items()}
+
+
+def cpu_bound(cores: int, idle_cores: float, net_ms_per_contact: float) -> float | None:
+    """Contacts/s the machine's cores allow at this CPU cost: the cores the
+    idle stack leaves over the net CPU seconds per contact."""
+    if net_ms_per_contact <= 0 or cores <= idle_cores:
+        return None
+    return (cores - idle_cores) / (net_ms_per_contact / 1000)
+
+
+def normalised_throughput(contacts_per_s: float | None, insert_one_per_s: float | None,
+                          ) -> float | None:
+    """Contacts/s per 1,000 single-client insert_one/s on the same machine."""
+    if not contacts_per_s or not insert_one_per_s:
+        return None
+    return contacts_per_s * 1000 / insert_one_per_s
+
+
+def top_own(folded: str, top: int = 10) -> tuple[int, list[tuple[str, int]]]:
+    """From py-spy's collapsed stacks ("frame;frame;...;frame count" a
+    line): the samples in all and the `top` frames with the most samples of
+    their own (at the top of the stack)."""
+    own: Counter[str] = Counter()
+    total = 0
+    for line in folded.splitlines():
+        stack, _, count = line.rstrip().rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        total += int(count)
+        own[stack.rsplit(";", 1)[-1]] += int(count)
+    return total, sorted(own.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+
+
+def _read_if_any(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
 
 
 async def service_counters(stack: Stack) -> dict[str, dict[str, float]]:
@@ -376,6 +580,7 @@ class Options:
     stall_seconds: float
     seed: int
     json_path: Path
+    profile: str | None = None  # a service to run py-spy on in the burst
 
     def count(self, n: int, floor: int) -> int:
         return max(floor, round(n * self.scale))
@@ -396,6 +601,8 @@ class Bench:
         self.producer: AIOKafkaProducer | None = None
         self.offsets: AIOKafkaConsumer | None = None
         self.mongo: AsyncMongoClient[dict[str, Any]] | None = None
+        self.profiler: asyncio.subprocess.Process | None = None
+        self.profile: dict[str, Any] = {}
 
     async def open(self) -> None:
         self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
@@ -409,6 +616,9 @@ class Bench:
 
     async def close(self) -> None:
         self._stop.set()
+        if self.profiler is not None and self.profiler.returncode is None:
+            self.profiler.kill()
+            await self.profiler.wait()
         for task in self._tasks:
             with contextlib.suppress(Exception):
                 await task
@@ -544,15 +754,21 @@ class Bench:
         messages = list(fresh_contacts(n, self.opts.seed + 1, f"{self.run}b"))
         ids = [m[0] for m in messages]
         ends_before = await self.quiet()
-        say("burst: 10 s of idle services first, for the database operations they make alone")
-        idle_ops = await self.idle_database_rate()
+        say(f"burst: {IDLE_SECONDS:g} s of the idle stack first, for the CPU and database "
+            "operations it uses alone")
+        self.sampler.section = "idle"
+        idle = await self.idle()
+        busiest_idle = sorted(idle["cores_by_process"].items(), key=lambda kv: -kv[1])[:3]
+        say(f"burst: idle stack {idle['cores']:.3f} cores (" + ", ".join(
+            f"{k} {v:.3f}" for k, v in busiest_idle) + ")")
         ops_before = await opcounters(self.mongo)
         top_before = await collection_times(self.mongo)
         counters_before = await service_counters(self.stack)
-        self.sampler.section = "idle"
         self.sampler.sample()
+        if self.opts.profile:
+            await self.start_profile(self.opts.profile)
         self.sampler.section = "burst"
-        cpu_before = self.sampler.cpu_seconds()
+        cpu_before, cpu_began = self.sampler.cpu_seconds(), time.monotonic()
         say(f"burst: submitting {n} contacts")
         began = time.monotonic()
         await self.send(messages)
@@ -562,7 +778,10 @@ class Bench:
         stamps = [self.tally.settled_at[c] for c in ids if c in self.tally.settled_at]
         last = max(stamps) if stamps else time.monotonic()
         cpu = delta(self.sampler.cpu_seconds(), cpu_before)
+        cpu_window = time.monotonic() - cpu_began
         self.sampler.section = "after burst"
+        if self.profiler is not None:
+            await self.stop_profile()
         elapsed = last - began
         ends = delta(await self.quiet(), ends_before)
         ops = delta(await opcounters(self.mongo), ops_before)
@@ -590,12 +809,19 @@ class Bench:
         def summed(name: str) -> float:
             return float(sum(c.get(name, 0.0) for c in counters.values()))
 
+        cpu_rows, cpu_stack = cpu_per_contact(cpu, idle["cores_by_process"], cpu_window, n)
+        cores = os.cpu_count() or 1
+        bound_by_cpu = cpu_bound(cores, idle["cores"], cpu_stack["net"])
+        contacts_per_s = round(settled / elapsed, 2) if elapsed else None
+        commands = by_label(counters, COMMANDS)
+        batches = batch_sizes(counters)
+
         self.results["burst"] = {
             **accounted,
             "cases_opened": len(cases),
             "submit_seconds": round(submitted, 2),
             "seconds_to_last_outcome": round(elapsed, 2),
-            "contacts_per_s": round(settled / elapsed, 2) if elapsed else None,
+            "contacts_per_s": contacts_per_s,
             "messages_by_topic": {t: v for t, v in sorted(ends.items()) if v},
             "messages_per_contact": round(sum(ends.values()) / n, 2),
             "services_received_per_contact": round(
@@ -604,8 +830,10 @@ class Bench:
                 summed("faststream_published_messages_total") / n, 2),
             "db_ops": ops,
             "db_ops_per_contact": {k: round(v / n, 2) for k, v in ops.items()},
-            "db_idle_ops_per_s": idle_ops,
-            "db_idle_share_of_ops": round(sum(idle_ops.values()) * elapsed / sum(ops.values()), 3)
+            "db_ops_per_contact_total": round(sum(ops.values()) / n, 2),
+            "db_idle_ops_per_s": idle["db_ops_per_s"],
+            "db_idle_share_of_ops": round(
+                sum(idle["db_ops_per_s"].values()) * elapsed / sum(ops.values()), 3)
             if sum(ops.values()) else None,
             "db_getmore_on_outbox_per_contact": round(outbox_getmore / n, 2),
             "db_cpu_seconds_per_contact": round(cpu.get("database", 0.0) / n, 4),
@@ -623,22 +851,108 @@ class Bench:
             "cpu_seconds": {k: round(v, 1) for k, v in sorted(cpu.items())},
             "cpu_share_of_one_core": {k: round(v / elapsed, 2) for k, v in sorted(cpu.items())}
             if elapsed else {},
+            "idle_seconds": idle["seconds"],
+            "idle_cores_by_process": {k: round(v, 3) for k, v in idle["cores_by_process"].items()},
+            "idle_cores": round(idle["cores"], 3),
+            "cpu_window_seconds": round(cpu_window, 2),
+            "cpu_ms_per_contact": cpu_rows,
+            "cpu_ms_per_contact_total": cpu_stack,
+            "cpu_bound": {"cores": cores, "idle_cores": round(idle["cores"], 3),
+                          "net_cpu_seconds_per_contact": round(cpu_stack["net"] / 1000, 5),
+                          "contacts_per_s": round(bound_by_cpu, 2) if bound_by_cpu else None},
+            "throughput_over_cpu_bound": round(contacts_per_s / bound_by_cpu, 3)
+            if contacts_per_s and bound_by_cpu else None,
+            "normalised_throughput": None,  # with the parts (_bound)
+            "db_transactions_per_contact": (
+                {"committed": 0.0, "aborted": 0.0} | tx if (tx := per_contact(
+                    by_label(counters, TRANSACTIONS), n)) is not None else None),
+            "db_commands_per_contact": per_contact(commands, n),
+            "db_commands_per_contact_by_service": top_per_contact(commands, n),
+            "conflicts_per_contact": conflicts_per_contact(counters, n),
+            "consumer_batches": batches,
+            "mean_batch_records": mean_batch(batches),
             "duplicate_outcomes": self.tally.account.duplicates,
             "handler_retries_per_contact": retries_per_contact(counters, n),
             "stages_s": self.stage_summary(ids),
         }
+        if self.opts.profile:
+            self.results["burst"]["profile"] = self.profile
         say(f"burst: {settled}/{n} settled in {elapsed:.1f}s = {settled / elapsed:.2f} contacts/s; "
             f"{accounted['lost']} lost")
         self._bound()
 
-    async def idle_database_rate(self, seconds: float = 10.0) -> dict[str, float]:
-        """The database operations the idle services make on their own
-        (outbox relays, queue polls, gauges), per second."""
+    async def idle(self, seconds: float = IDLE_SECONDS) -> dict[str, Any]:
+        """The stack with nothing fed for `seconds`: the cores each process
+        uses (cores_by_process; cores for the stack, the bench left out) and
+        the database operations the services make on their own (outbox
+        relays, queue polls, gauges), per second."""
         assert self.mongo is not None
-        before = await opcounters(self.mongo)
+        ops_before = await opcounters(self.mongo)
+        cpu_before, began = self.sampler.cpu_seconds(), time.monotonic()
         await asyncio.sleep(seconds)
-        return {k: round(v / seconds, 1)
-                for k, v in delta(await opcounters(self.mongo), before).items()}
+        cpu, took = delta(self.sampler.cpu_seconds(), cpu_before), time.monotonic() - began
+        ops = delta(await opcounters(self.mongo), ops_before)
+        cores = {k: v / took for k, v in sorted(cpu.items())}
+        return {"seconds": round(took, 2), "cores_by_process": cores, "cores": stack_only(cores),
+                "db_ops_per_s": {k: round(v / took, 1) for k, v in ops.items()}}
+
+    async def start_profile(self, service: str) -> None:
+        """`py-spy record` on the service until stop_profile; if it cannot
+        (not installed, the service not running, ptrace refused), why not."""
+        self.profile = {"service": service}
+        exe = (shutil.which("py-spy")
+               or shutil.which("py-spy", path=str(Path(sys.executable).parent)))
+        running = self.sampler.processes()
+        proc = running.get(service)
+        if exe is None or proc is None:
+            self.profile["error"] = ("py-spy is not installed (pip install py-spy)" if exe is None
+                                     else f"no process {service} in the stack; it runs "
+                                          f"{', '.join(sorted(running))}")
+            say(f"profile: {self.profile['error']}; going on without it")
+            return
+        path = self.opts.json_path.with_name(f"{self.opts.json_path.stem}-profile-{service}.folded")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.profile |= {"pid": proc.pid, "file": str(path)}
+        self.profiler = await asyncio.create_subprocess_exec(
+            exe, "record", "--pid", str(proc.pid), "--format", "raw", "--function",
+            "--nonblocking", "--output", str(path),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        # It stops at once when it cannot attach.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.profiler.wait(), timeout=1.0)
+        if self.profiler.returncode is not None:
+            await self.stop_profile()
+        else:
+            say(f"profile: py-spy recording {service} (pid {proc.pid}) to {path}")
+
+    async def stop_profile(self) -> None:
+        """Stop py-spy (as Ctrl-C does: it writes its file) and read its top
+        functions by own samples."""
+        profiler, self.profiler = self.profiler, None
+        assert profiler is not None
+        assert profiler.stdout is not None
+        attached = profiler.returncode is None
+        if attached:
+            profiler.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(profiler.wait(), timeout=60.0)
+        except TimeoutError:
+            profiler.kill()
+            await profiler.wait()
+        said = (await profiler.stdout.read()).decode(errors="replace").strip().splitlines()
+        path = Path(self.profile["file"])
+        folded = await asyncio.to_thread(_read_if_any, path)
+        if not folded:
+            why = said[-1] if said else f"exit status {profiler.returncode}"
+            self.profile["error"] = (f"py-spy wrote nothing: {why}" if attached
+                                     else f"py-spy could not attach (ptrace?): {why}")
+            say(f"profile: {self.profile['error']}; going on without it")
+            return
+        samples, top = top_own(folded)
+        self.profile |= {"samples": samples,
+                         "top": [{"function": frame, "own_samples": count,
+                                  "share": round(count / samples, 3)} for frame, count in top]}
+        say(f"profile: {samples} samples of {self.profile['service']} in {path}")
 
     def _bound(self) -> None:
         """What the parts allow: the tighter of broker and database."""
@@ -665,6 +979,8 @@ class Bench:
         }
         if burst["contacts_per_s"]:
             burst["throughput_over_bound"] = round(burst["contacts_per_s"] / bound, 3)
+        normalised = normalised_throughput(burst["contacts_per_s"], d["insert_one_per_s"])
+        burst["normalised_throughput"] = round(normalised, 2) if normalised else None
 
     # -- 3. steady rate ---------------------------------------------------------
 
@@ -878,6 +1194,15 @@ class Bench:
         r["headlines"] = {
             "throughput_over_bound": burst.get("throughput_over_bound"),
             "bound": burst.get("bound", {}).get("tighter"),
+            "throughput_over_cpu_bound": burst.get("throughput_over_cpu_bound"),
+            "normalised_throughput": burst.get("normalised_throughput"),
+            "idle_cores": burst.get("idle_cores"),
+            "cpu_ms_per_contact_net": burst.get("cpu_ms_per_contact_total", {}).get("net"),
+            "db_ops_per_contact": burst.get("db_ops_per_contact_total"),
+            "db_transactions_per_contact": round(sum(tx.values()), 3)
+            if (tx := burst.get("db_transactions_per_contact")) else None,
+            "conflicts_per_contact": burst.get("conflicts_per_contact"),
+            "mean_batch_records": burst.get("mean_batch_records"),
             "steady_sustained": steady.get("sustained"),
             "steady_completed_over_target": round(
                 steady["completed_per_s_in_window"] / steady["target_per_s"], 3) if steady else None,
@@ -960,6 +1285,72 @@ def _stage_row(stages: dict[str, dict[str, float]], whose: str = "") -> tuple[st
     return (label, " / ".join(f"{stages[k]['p50']}s" if k in stages else "n/a" for k in STAGES))
 
 
+def _headline_rows(b: dict[str, Any]) -> list[tuple[str, str]]:
+    """The burst's figures against their goals, first in the table."""
+    cpu = b.get("cpu_ms_per_contact_total") or {}
+    by_cpu = b.get("cpu_bound") or {}
+    parts_bound = b.get("bound")
+    tx = b.get("db_transactions_per_contact")
+    return [
+        ("THROUGHPUT (burst)", _f(b.get("contacts_per_s"), " contacts/s", 2)),
+        ("CPU ms per contact, stack: total / idle share / NET",
+         " / ".join(_f(cpu.get(k), "", 1) for k in ("total", "idle", "net")) + " ms"
+         if cpu else "n/a"),
+        ("IDLE STACK, cores (goal <= 0.1)", _f(b.get("idle_cores"), "", 3)),
+        (f"CPU-budget bound: ({by_cpu.get('cores', '?')} cores - idle) / net CPU per contact",
+         _f(by_cpu.get("contacts_per_s"), " contacts/s", 2)),
+        ("THROUGHPUT / CPU-BUDGET BOUND", _f(b.get("throughput_over_cpu_bound"), "", 3)),
+        ("throughput / broker-database bound (for comparison)",
+         f"{_f(b.get('throughput_over_bound'), '', 3)} (bound {_f(parts_bound['contacts_per_s'])} "
+         f"contacts/s, {parts_bound['tighter']})" if parts_bound else "n/a"),
+        ("NORMALISED: contacts/s per 1,000 insert_one/s (goal >= 10)",
+         _f(b.get("normalised_throughput"), "", 2)),
+        ("database operations per contact (opcounters)", _f(b.get("db_ops_per_contact_total"), "", 1)),
+        ("database transactions per contact: committed / aborted",
+         f"{_f(tx.get('committed', 0.0), '', 2)} / {_f(tx.get('aborted', 0.0), '', 3)}"
+         if tx is not None else "n/a"),
+        ("conflicts per contact (handler retries, reason conflict)",
+         _f(b.get("conflicts_per_contact"), "", 3)),
+        ("mean consumer batch, records (all subscribers)", _f(b.get("mean_batch_records"), "", 2)),
+    ]
+
+
+def _cpu_rows(b: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = [("CPU by process: ms per contact total / idle share / net; cores idle, in burst", "")]
+    idle, busy = b.get("idle_cores_by_process", {}), b.get("cpu_share_of_one_core", {})
+    for name, ms in sorted(b.get("cpu_ms_per_contact", {}).items(), key=lambda kv: -kv[1]["total"]):
+        rows.append((f"  {name}", f"{ms['total']:.1f} / {ms['idle']:.1f} / {ms['net']:.1f} ms; "
+                                  f"{_f(idle.get(name), '', 3)}, {_f(busy.get(name), '', 2)}"))
+    return rows
+
+
+def _database_client_rows(b: dict[str, Any]) -> list[tuple[str, str]]:
+    commands = b.get("db_commands_per_contact")
+    rows = [("database commands per contact, services' side (mash_db_commands_total)",
+             ", ".join(f"{k} {v}" for k, v in commands.items() if v) or "none"
+             if commands is not None else "n/a")]
+    for service, top in (b.get("db_commands_per_contact_by_service") or {}).items():
+        rows.append((f"  {service}, top 5", ", ".join(f"{k} {v}" for k, v in top.items()) or "none"))
+    batches = b.get("consumer_batches")
+    rows.append(("consumer batches: count, mean records (mash_consumer_batch_records)",
+                 "" if batches else "n/a"))
+    for service, by_subscriber in (batches or {}).items():
+        for subscriber, row in by_subscriber.items():
+            rows.append((f"  {service} {subscriber}",
+                         f"{row['batches']} batches, {row['mean_records']:.2f} records"))
+    return rows
+
+
+def _profile_rows(p: dict[str, Any]) -> list[tuple[str, str]]:
+    if "error" in p:
+        return [("profile", f"{p['service']}: {p['error']}")]
+    rows = [(f"profile: {p['service']}, {p['samples']} samples (py-spy), top by own samples",
+             p["file"])]
+    rows += [(f"  {i}.", f"{row['share'] * 100:5.1f}%  {row['own_samples']:>6}  {row['function']}")
+             for i, row in enumerate(p["top"], 1)]
+    return rows
+
+
 def table(r: dict[str, Any]) -> list[str]:
     rows: list[tuple[str, str]] = []
 
@@ -967,6 +1358,9 @@ def table(r: dict[str, Any]) -> list[str]:
         rows.append(("", ""))
         rows.append((f"== {title}", ""))
 
+    if b := r.get("burst"):
+        head(f"headline: burst of {b['submitted']} contacts")
+        rows += _headline_rows(b)
     if p := r.get("parts"):
         b, d = p["broker"], p["database"]
         head("parts, alone, before the services start")
@@ -1014,6 +1408,10 @@ def table(r: dict[str, Any]) -> list[str]:
         busiest = sorted(b["cpu_share_of_one_core"].items(), key=lambda kv: -kv[1])[:5]
         rows.append(("CPU, cores busy during the burst (top 5)",
                      ", ".join(f"{k} {v}" for k, v in busiest)))
+        rows += _cpu_rows(b)
+        rows += _database_client_rows(b)
+        if p := b.get("profile"):
+            rows += _profile_rows(p)
     if s := r.get("steady"):
         head(f"steady: {s['target_per_s']:g} contacts/s for {s['seconds']:g}s")
         rows.append(("unloaded latency (single contacts), s",
@@ -1129,6 +1527,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="give up waiting when nothing has come out of the pipeline "
                              "for this long")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--profile", default=None, metavar="SERVICE",
+                        help="run py-spy on this service process during the burst (pip install "
+                             "py-spy): intake, decision, notify, research-<agency> or desk")
     parser.add_argument("--json", type=Path, default=None, help="default: bench/results/pipeline-<time>.json")
     args = parser.parse_args(argv)
     only = tuple(s.strip() for s in args.only.split(",") if s.strip())
@@ -1141,7 +1542,7 @@ def main(argv: list[str] | None = None) -> None:
     path = args.json or ROOT / "bench" / "results" / f"pipeline-{stamp}.json"
     opts = Options(only, args.scale, args.contacts, args.rate, args.steady_seconds,
                    args.green_backlog, args.catchup_contacts, args.hop_messages, args.db_operations,
-                   args.stall_seconds, args.seed, path)
+                   args.stall_seconds, args.seed, path, args.profile)
     started, load = datetime.now(UTC), os.getloadavg()[0]
     say(f"bench.pipeline: sections {','.join(only)}, scale {opts.scale:g}; "
         f"{os.cpu_count()} CPUs, load average {load:.2f}")
