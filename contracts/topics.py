@@ -70,6 +70,11 @@ def urgent(topic: str) -> str:
     return f"{topic}.urgent"
 
 
+def unlaned(topic: str) -> str:
+    """The main topic of a RED lane (a topic that is no lane, itself)."""
+    return topic.removesuffix(".urgent")
+
+
 def lanes(topic: str) -> tuple[str, str]:
     """A topic and its RED lane: what a reader of every such event follows."""
     return topic, urgent(topic)

@@ -195,6 +195,73 @@ class ConsumerGuard:
     def __call__(self, msg: Any, /, *, context: ContextRepo) -> "_Guard":
         return _Guard(msg, context=context, guard=self)
 
+    async def invalid(self, delivery: Delivery, exc: Exception, attempt: int) -> None:
+        """A message that can never be used: to its sender (``on_invalid``)
+        or the dead letters, and acknowledged."""
+        handler = self.on_invalid.get(delivery.topic)
+        if handler is not None:
+            await self._until_done(handler, delivery, exc)
+        else:
+            await self.dead_letter(delivery, exc, attempt)
+
+    async def handle(self, call: Callable[[], Awaitable[T]], delivery: Delivery) -> T | None:
+        """``call`` until it succeeds, waiting out outages and conflicts;
+        the message set aside when it can never be used or keeps failing."""
+        policy = self.policy
+        attempt = conflicts = 0
+        while True:
+            attempt += 1
+            try:
+                return await call()
+            except (*INVALID, Unusable) as exc:
+                await self.invalid(delivery, nested_too_deeply()
+                                   if isinstance(exc, RecursionError) else exc, attempt)
+                return None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_conflict(exc):
+                    # Not an attempt: a conflict says nothing about the message.
+                    attempt -= 1
+                    conflicts += 1
+                    metrics.RETRIES.labels(topic=delivery.topic, reason="conflict").inc()
+                    if conflicts % 20 == 0:
+                        log.warning("%s/%d/%d has met %d write conflicts; still retrying",
+                                    delivery.topic, delivery.partition, delivery.offset, conflicts)
+                    await asyncio.sleep(policy.conflict_backoff(conflicts))
+                    continue
+                if is_transient(exc):
+                    metrics.RETRIES.labels(topic=delivery.topic, reason="outage").inc()
+                    log.warning(
+                        "transient failure on %s/%d/%d (attempt %d): %s; retrying",
+                        delivery.topic, delivery.partition, delivery.offset, attempt,
+                        type(exc).__name__,
+                    )
+                    await asyncio.sleep(policy.backoff(min(attempt, 12)))
+                    continue
+                if attempt >= policy.attempts:
+                    log.exception("giving up on %s/%d/%d", delivery.topic, delivery.partition,
+                                  delivery.offset)
+                    await self.dead_letter(delivery, exc, attempt)
+                    return None
+                await asyncio.sleep(policy.backoff(attempt))
+
+    async def _until_done(self, handler: InvalidHandler, delivery: Delivery, exc: Exception) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await handler(delivery, exc)
+                return
+            except Exception as failure:
+                if not is_transient(failure):
+                    await self.dead_letter(delivery, failure, attempt)
+                    return
+                log.warning("could not yet record an invalid message from %s/%d/%d "
+                            "(attempt %d): %s; retrying", delivery.topic, delivery.partition,
+                            delivery.offset, attempt, type(failure).__name__)
+                await asyncio.sleep(self.policy.backoff(min(attempt, 12)))
+
     async def dead_letter(self, delivery: Delivery, error: BaseException, attempts: int) -> None:
         held_id = derived_id("dlq", self.service, delivery.fingerprint)
         why = reason_for(error)
@@ -258,6 +325,9 @@ class _Guard(BaseMiddleware):
         self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
     ) -> Any:
         record = msg.raw_message
+        if isinstance(record, tuple):
+            # A batch: plumbing.consumer guards each of its records itself.
+            return await call_next(msg)
         delivery = Delivery(
             raw=msg.body,
             topic=record.topic,
@@ -271,70 +341,6 @@ class _Guard(BaseMiddleware):
             oversized = too_large(delivery, self.guard.max_bytes)
             if oversized is not None:
                 # Never parsed, never retried: straight to its sender or the dead letters.
-                await self._invalid(delivery, oversized, 1)
+                await self.guard.invalid(delivery, oversized, 1)
                 return None
-            return await self._handle(call_next, msg, delivery)
-
-    async def _invalid(self, delivery: Delivery, exc: Exception, attempt: int) -> None:
-        handler = self.guard.on_invalid.get(delivery.topic)
-        if handler is not None:
-            await self._until_done(handler, delivery, exc)
-        else:
-            await self.guard.dead_letter(delivery, exc, attempt)
-
-    async def _handle(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any],
-                      delivery: Delivery) -> Any:
-        policy = self.guard.policy
-        attempt = conflicts = 0
-        while True:
-            attempt += 1
-            try:
-                return await call_next(msg)
-            except (*INVALID, Unusable) as exc:
-                await self._invalid(delivery, nested_too_deeply()
-                                    if isinstance(exc, RecursionError) else exc, attempt)
-                return None
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if is_conflict(exc):
-                    # Not an attempt: a conflict says nothing about the message.
-                    attempt -= 1
-                    conflicts += 1
-                    metrics.RETRIES.labels(topic=delivery.topic, reason="conflict").inc()
-                    if conflicts % 20 == 0:
-                        log.warning("%s/%d/%d has met %d write conflicts; still retrying",
-                                    delivery.topic, delivery.partition, delivery.offset, conflicts)
-                    await asyncio.sleep(policy.conflict_backoff(conflicts))
-                    continue
-                if is_transient(exc):
-                    metrics.RETRIES.labels(topic=delivery.topic, reason="outage").inc()
-                    log.warning(
-                        "transient failure on %s/%d/%d (attempt %d): %s; retrying",
-                        delivery.topic, delivery.partition, delivery.offset, attempt,
-                        type(exc).__name__,
-                    )
-                    await asyncio.sleep(policy.backoff(min(attempt, 12)))
-                    continue
-                if attempt >= policy.attempts:
-                    log.exception("giving up on %s/%d/%d", delivery.topic, delivery.partition,
-                                  delivery.offset)
-                    await self.guard.dead_letter(delivery, exc, attempt)
-                    return None
-                await asyncio.sleep(policy.backoff(attempt))
-
-    async def _until_done(self, handler: InvalidHandler, delivery: Delivery, exc: Exception) -> None:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                await handler(delivery, exc)
-                return
-            except Exception as failure:
-                if not is_transient(failure):
-                    await self.guard.dead_letter(delivery, failure, attempt)
-                    return
-                log.warning("could not yet record an invalid message from %s/%d/%d "
-                            "(attempt %d): %s; retrying", delivery.topic, delivery.partition,
-                            delivery.offset, attempt, type(failure).__name__)
-                await asyncio.sleep(self.guard.policy.backoff(min(attempt, 12)))
+            return await self.guard.handle(lambda: call_next(msg), delivery)

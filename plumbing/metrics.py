@@ -50,6 +50,19 @@ RETRIES = Counter(
     "Messages handled again after a transient failure, by topic and reason: 'conflict' (another "
     "transaction wrote the same document first) or 'outage' (database or broker away).",
     ["topic", "reason"])
+TRANSACTIONS = Counter(
+    "mash_db_transactions",
+    "Database transactions this service ran, by outcome: committed or aborted (a write "
+    "conflict, an outage, a batch set aside to be handled one message at a time).",
+    ["outcome"])
+DB_COMMANDS = Counter(
+    "mash_db_commands",
+    "Commands this service sent to its database, by command name (insert, find, update, "
+    "commitTransaction, ...): what a message costs the database.", ["command"])
+BATCH_RECORDS = Histogram(
+    "mash_consumer_batch_records",
+    "Messages per batch a consumer handled in one transaction, by subscriber (its consumer "
+    "group).", ["subscriber"], buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500))
 CONSUMER_LAG = Gauge(
     "mash_consumer_lag",
     "Messages behind the end of the topic, over the partitions this process reads.", ["topic"])

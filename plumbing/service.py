@@ -4,7 +4,7 @@ outbox relay, background jobs and the FastStream app, wired once."""
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -13,23 +13,25 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import BaseSecurity, SASLScram512
 from faststream.specification import AsyncAPI
 from prometheus_client import REGISTRY
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import topics
 from contracts.envelope import utc_now
 from contracts.signing import load_private
 from plumbing import audit, logs, metrics, quarantine, tracing, unit_of_work
+from plumbing.consumer import BatchConsumer, Subscription
 from plumbing.guard import ConsumerGuard, Delivery, InvalidHandler, RetryPolicy
 from plumbing.outbox import InFlight, OutboxRelay
 from plumbing.rebalance import RewindStaleOffsets
 from plumbing.settings import ServiceSettings
-from plumbing.unit_of_work import UnitOfWork
+from plumbing.unit_of_work import CHAIN, UnitOfWork, chain_name
 from plumbing.wire import decode_json
 
 READY_MARKER = "MASH-READY"
@@ -66,6 +68,26 @@ class Broker(KafkaBroker):
         self.running = True
 
 
+class CommandCounter(monitoring.CommandListener):
+    """Counts the commands a service sends its database (mash_db_commands_total)."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        metrics.DB_COMMANDS.labels(command=event.command_name).inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def _no_body(msg: Any) -> list[Any]:
+    """A batch's records are read from the raw message (plumbing.consumer);
+    FastStream's own decoding of them would be wasted, and its JSON decoder
+    fails on a list."""
+    return []
+
+
 class Service:
     def __init__(
         self,
@@ -100,8 +122,8 @@ class Service:
             logger=logging.getLogger(f"mash.{name}.broker"),
         )
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            settings.mongo_uri, appname=f"mash-{name}", tz_aware=True
-        )
+            settings.mongo_uri, appname=f"mash-{name}", tz_aware=True,
+            event_listeners=[CommandCounter()])
         self.db: AsyncDatabase[dict[str, Any]] = self.client[database]
         self._committed = asyncio.Event()
         self.uow = UnitOfWork(
@@ -113,6 +135,7 @@ class Service:
                                  redrive_window=timedelta(seconds=settings.redrive_window_seconds),
                                  watch=settings.outbox_change_stream, service=name)
         self.guard.keep = self._keep_dead_letter
+        self.batches = BatchConsumer(self.uow, self.guard)
         self._startup: list[Job] = [lambda: audit.require_key(self.uow.audit_key, name),
                                     lambda: unit_of_work.ensure_indexes(self.db),
                                     lambda: audit.ensure_indexes(self.db),
@@ -186,6 +209,27 @@ class Service:
                                           **options)(on_lane)
 
         return register
+
+    def consume(self, subscription: Subscription[Any], topic_names: Sequence[str], *,
+                group: str | None, title: str, description: str | None = None,
+                schema: Any = None) -> None:
+        """Handle ``topic_names`` in batches, one transaction each
+        (``plumbing.consumer``), in the consumer group ``group`` of this
+        service (``subscription``). ``schema`` names the events for the
+        AsyncAPI document."""
+        batches = self.batches
+
+        async def on_batch(events: list[Any], message: KafkaMessage) -> None:
+            await batches.run(subscription, message.raw_message)
+
+        # The documented payload; the records themselves are read raw.
+        on_batch.__annotations__["events"] = list[schema] if schema is not None else list[Any]
+        on_batch.__name__ = f"on_{subscription.name.replace('-', '_').replace('.', '_')}"
+        self.broker.subscriber(*topic_names, batch=True,
+                               max_records=self.settings.kafka_max_records,
+                               batch_timeout_ms=self.settings.kafka_batch_timeout_ms,
+                               decoder=_no_body, **self.subscription(group), title=title,
+                               description=description)(on_batch)
 
     def on_startup(self, job: Job) -> None:
         self._startup.append(job)
@@ -262,6 +306,8 @@ class Service:
         metrics.set_lag(lag)
 
     async def _repeat(self, seconds: float, job: Job) -> None:
+        # A job's audit entries go on a chain of its own, not a partition's.
+        CHAIN.set(chain_name(f"job:{getattr(job, '__name__', 'job')}"))
         failures = 0
         while True:
             try:

@@ -40,6 +40,12 @@ class ServiceSettings(BaseSettings):
     # consumer; with 50 ms, 3 ms and up to 26 ms. The price is idle polling:
     # 26 idle consumers cost tansu 14% of a core at 50 ms, 3% at 500 ms.
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=0)
+    # A consumer handles what one poll returns, up to this many records, in
+    # one transaction (plumbing.consumer). A poll returns as soon as anything
+    # has arrived, so a lone RED contact is not held back for a batch to fill;
+    # an idle consumer looks again after twice the timeout.
+    kafka_max_records: int = Field(default=100, ge=1, le=1000)
+    kafka_batch_timeout_ms: int = Field(default=50, ge=1)
     # retryWrites=false: SecantusDB slows from ~1,200 to ~170 inserts/s after
     # 10k writes with retryable writes on. Harmless against MongoDB.
     # maxIdleTimeMS: SecantusDB drops a connection idle for 300 s, and the

@@ -1,64 +1,130 @@
-"""One transaction per message: the state change, the events it causes, its
-audit entries and the record that this message has been handled, committed
-together.
+"""One transaction per batch of messages: the state changes, the events they
+cause, their audit entries and the records that these messages have been
+handled, committed together.
 
 This is the transactional outbox with an idempotent consumer: after a crash
 at any point either all of it happened (and a redelivery is skipped) or none
-of it did (and the redelivery does it).
+of it did (and the redelivery does it). Handlers see a ``Transaction``, the
+protocol below; ``MongoTransaction`` is the real one and the unit tests drive
+handlers through an in-memory one (``tests/fakes.py``).
+
+A batch costs a fixed number of statements beyond what its handlers do: one
+query for the claims already recorded, and at commit one ``insert_many`` of
+new claims, one of outbox events and two writes to the audit chain.
+Statements, not documents, are what the database spends its time on.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+import contextvars
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from contracts.envelope import Event, utc_now
 from contracts.signing import sign
-from plumbing import audit
+from plumbing import audit, metrics
+from plumbing.audit import Appended, Heads
 from plumbing.tracing import trace_headers
 from plumbing.wire import headers_for
 
 OUTBOX = "outbox"
 PROCESSED = "processed_messages"
 
+# The audit chain a transaction appends to when its caller names none: the
+# partition being consumed (set by the consumer for the batch it handles), so
+# that replicas of a service, each owning its partitions, never write one head.
+CHAIN: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_chain", default=None)
+DEFAULT_CHAIN = "jobs"
+
+
+def chain_name(text: str) -> str:
+    """A chain name from a job's or partition's name: short and plain."""
+    return re.sub(r"[^A-Za-z0-9._/:-]", "-", text)[:120] or DEFAULT_CHAIN
+
+
+class Transaction(Protocol):
+    """What a handler may do in its unit of work: read and write its
+    service's own collections (``db``, with ``session`` on every call), claim
+    the message it handles, emit events, put entries on the audit chain, and
+    leave work (metrics, log lines) for after the commit."""
+
+    db: Any
+    session: Any
+
+    async def claim(self, event_id: str) -> bool: ...
+
+    def emit(self, topic: str, event: Event[Any], *, key: str | None = None) -> None: ...
+
+    def audit(self, *, actor: str, action: str, case_id: str | None = None,
+              what: Mapping[str, Any] | None = None, at: datetime | None = None) -> None: ...
+
+    def after_commit(self, action: Callable[[], None]) -> None: ...
+
+
+class ClaimRaced(OperationFailure):
+    """Another process recorded one of this batch's claims first: a write
+    conflict in all but name (code 112), so the batch is tried again and
+    then finds the claim committed."""
+
+    def __init__(self) -> None:
+        super().__init__("a claim was recorded by another process first", code=112)
+
 
 @dataclass
-class Transaction:
+class MongoTransaction:
     db: AsyncDatabase[dict[str, Any]]
     session: AsyncClientSession
     consumer: str
     _pending: list[dict[str, Any]] = field(default_factory=list)
     _notes: list[audit.Note] = field(default_factory=list)
-    _redelivered: bool = False
+    _claims: list[dict[str, Any]] = field(default_factory=list)
+    _claimed: set[str] = field(default_factory=set)
+    _known: set[str] = field(default_factory=set)
+    _after: list[Callable[[], None]] = field(default_factory=list)
     audit_key: audit.Key | None = None
     # (signer, private key): every event this service emits is signed, so a
     # consumer can tell it came from here (decision checks findings so).
     signing: tuple[str, Ed25519PrivateKey] | None = None
+    chain: str = DEFAULT_CHAIN
+
+    def _claim_id(self, event_id: str) -> str:
+        return f"{self.consumer}:{event_id}"
+
+    async def recall(self, event_ids: Iterable[str]) -> None:
+        """Learn in one query which of ``event_ids`` were handled already, so
+        that claiming each of them is no statement of its own."""
+        wanted = {self._claim_id(e) for e in event_ids} - self._known
+        if not wanted:
+            return
+        found = self.db[PROCESSED].find({"_id": {"$in": sorted(wanted)}}, {"_id": 1},
+                                        session=self.session)
+        self._claimed.update([str(doc["_id"]) async for doc in found])
+        self._known |= wanted
 
     async def claim(self, event_id: str) -> bool:
-        """Record that this consumer handles the message, as the transaction's
-        first write. False when it already has (a redelivery): the handler
-        then returns, and the transaction is aborted having changed nothing.
+        """Record that this consumer handles the message; False when it
+        already has (a redelivery, or the same event twice in a batch): the
+        handler then returns having changed nothing.
 
-        One insert, its unique ``_id`` the check, where a look-up and a later
-        insert were two statements: each statement of a transaction is a
-        round trip, and they are what the embedded database is short of. Two
-        consumers claiming one message at once meet in a write conflict; the
-        guard retries the loser, which then finds the claim committed."""
-        try:
-            await self.db[PROCESSED].insert_one(
-                {"_id": f"{self.consumer}:{event_id}", "at": utc_now()}, session=self.session)
-        except DuplicateKeyError:
-            self._redelivered = True
+        The record is written with the batch's others at commit; two
+        processes claiming one message at once meet there, and the loser's
+        batch is tried again (``ClaimRaced``) and finds the claim."""
+        claim_id = self._claim_id(event_id)
+        if claim_id not in self._known:
+            await self.recall([event_id])
+        if claim_id in self._claimed:
             return False
+        self._claimed.add(claim_id)
+        self._claims.append({"_id": claim_id, "at": utc_now()})
         return True
 
     def emit(self, topic: str, event: Event[Any], *, key: str | None = None) -> None:
@@ -73,12 +139,30 @@ class Transaction:
         """Put an entry on the audit chain when this transaction commits."""
         self._notes.append(audit.Note(actor, action, case_id, what or {}, at or utc_now()))
 
-    async def _flush(self) -> None:
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the transaction has committed (never if not)."""
+        self._after.append(action)
+
+    async def _flush(self, heads: Heads) -> Appended | None:
+        if self._claims:
+            try:
+                await self.db[PROCESSED].insert_many(self._claims, session=self.session)
+            except (DuplicateKeyError, BulkWriteError) as error:
+                if isinstance(error, BulkWriteError) and any(
+                        e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                    raise
+                raise ClaimRaced() from error
         if self._pending:
             await self.db[OUTBOX].insert_many(self._pending, session=self.session)
-        # Last: every transaction of the service writes the chain's head.
-        if self._notes:
-            await audit.append(self.db, self.session, self._notes, self.audit_key)
+        if not self._notes:
+            return None
+        # Last: the chain's head is the one document every batch on it writes.
+        return await audit.append(self.db, self.session, self._notes, self.audit_key,
+                                  chain=self.chain, heads=heads)
+
+    @property
+    def wrote(self) -> bool:
+        return bool(self._claims or self._pending or self._notes)
 
 
 def entry(topic: str, event: Event[Any], *, key: str | None = None,
@@ -118,27 +202,37 @@ class UnitOfWork:
         # audits fails (a service refuses to start without one).
         self.audit_key = audit_key
         self.signing = signing
+        # The last committed head of each chain this process wrote: appending
+        # to a known head is two statements, not three.
+        self.heads = audit.Heads()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
+    async def transaction(self, chain: str | None = None) -> AsyncIterator[MongoTransaction]:
+        """One transaction; its audit entries go on ``chain`` (by default the
+        partition being consumed, or the background job's own chain)."""
         async with self._client.start_session() as session:
             await session.start_transaction()
-            tx = Transaction(self._db, session, self._consumer, audit_key=self.audit_key,
-                             signing=self.signing)
+            tx = MongoTransaction(self._db, session, self._consumer, audit_key=self.audit_key,
+                                  signing=self.signing,
+                                  chain=chain or CHAIN.get() or DEFAULT_CHAIN)
+            appended: audit.Appended | None = None
             try:
                 yield tx
-                if tx._redelivered:
-                    # The duplicate key ended the transaction on the server.
-                    await session.abort_transaction()
-                    return
-                await tx._flush()
+                appended = await tx._flush(self.heads)
+                await session.commit_transaction()
             except BaseException:
                 if session.in_transaction:
                     await session.abort_transaction()
+                self.heads.forget(tx.chain)
+                metrics.TRANSACTIONS.labels(outcome="aborted").inc()
                 raise
-            await session.commit_transaction()
+        metrics.TRANSACTIONS.labels(outcome="committed").inc()
+        if appended is not None:
+            self.heads.committed(appended)
         if tx._pending:
             self._committed.set()
+        for action in tx._after:
+            action()
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:

@@ -2,7 +2,8 @@
 `faststream docs gen`, one research document per agency.
 
 `python scripts/export_asyncapi.py [DIR]`. Each app is generated in its own
-process because a service reads its settings (the agency) at import time.
+process: a service's ``app()`` factory builds it from the environment (the
+agency of a research service).
 """
 
 import json
@@ -31,8 +32,11 @@ def targets() -> list[tuple[str, str, dict[str, str]]]:
 def _document(name: str, app: str, env: dict[str, str]) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "asyncapi.json"
+        # The pipeline's services are built by a factory (bootstrap); the
+        # desk's module holds its app.
+        factory = [] if app.endswith(":streams") else ["--factory"]
         subprocess.run(
-            [sys.executable, "-m", "faststream", "docs", "gen", app, "--out", str(raw)],
+            [sys.executable, "-m", "faststream", "docs", "gen", app, *factory, "--out", str(raw)],
             cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True,
         )
         loaded: dict[str, object] = json.loads(raw.read_text(encoding="utf-8"))

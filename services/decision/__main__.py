@@ -1,3 +1,4 @@
-from services.decision.app import service
+from services.decision.app import bootstrap
+from services.decision.settings import DecisionSettings
 
-service.run()
+bootstrap(DecisionSettings()).run()

@@ -82,7 +82,7 @@ async def record_added(tx: Transaction, event: ContactAdded) -> bool:
                              "reason": data.reason,
                              "added_at": data.added_at.isoformat()}}},
         session=tx.session)
-    return result.modified_count == 1
+    return bool(result.modified_count == 1)
 
 
 async def load(tx: Transaction, case_id: str) -> CaseRecord | None:

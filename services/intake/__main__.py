@@ -1,3 +1,4 @@
-from services.intake.app import service
+from services.intake.app import bootstrap
+from services.intake.settings import IntakeSettings
 
-service.run()
+bootstrap(IntakeSettings()).run()

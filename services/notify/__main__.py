@@ -1,3 +1,4 @@
-from services.notify.app import service
+from services.notify.app import bootstrap
+from services.notify.settings import NotifySettings
 
-service.run()
+bootstrap(NotifySettings()).run()

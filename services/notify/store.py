@@ -56,33 +56,33 @@ async def mark_escalated(tx: Transaction, outcome_id: str, now: datetime) -> boo
     result = await tx.db.deliveries.update_one(
         {"_id": outcome_id, "acked_at": None, "escalated_at": None},
         {"$set": {"escalated_at": now}}, session=tx.session)
-    return result.modified_count == 1
+    return bool(result.modified_count == 1)
 
 
 # Dead letters, counted for mash_dlq_depth. Idempotent upserts: a redelivered
 # dead letter or marker changes nothing, and a marker read before its dead
 # letter (never on one partition, but cheap to allow) still counts.
-async def record_dead_letter(db: AsyncDatabase[dict[str, Any]], event: DeadLettered) -> None:
+async def record_dead_letter(tx: Transaction, event: DeadLettered) -> None:
     d = event.data
-    await db.dead_letters.update_one(
+    await tx.db.dead_letters.update_one(
         {"_id": event.id},
         {"$setOnInsert": {"consumer": d.consumer, "topic": d.topic, "at": event.time,
                           "replayed_at": None, "resolved_at": None}},
-        upsert=True)
+        upsert=True, session=tx.session)
 
 
-async def record_replayed(db: AsyncDatabase[dict[str, Any]], event: DeadLetterReplayed) -> None:
-    await db.dead_letters.update_one(
+async def record_replayed(tx: Transaction, event: DeadLetterReplayed) -> None:
+    await tx.db.dead_letters.update_one(
         {"_id": event.data.dead_letter_id},
         {"$set": {"replayed_at": event.data.replayed_at}},
-        upsert=True)
+        upsert=True, session=tx.session)
 
 
-async def record_resolved(db: AsyncDatabase[dict[str, Any]], event: DeadLetterResolved) -> None:
-    await db.dead_letters.update_one(
+async def record_resolved(tx: Transaction, event: DeadLetterResolved) -> None:
+    await tx.db.dead_letters.update_one(
         {"_id": event.data.dead_letter_id},
         {"$set": {"resolved_at": event.data.resolved_at, "resolution": event.data.reason}},
-        upsert=True)
+        upsert=True, session=tx.session)
 
 
 async def dead_letters_waiting(db: AsyncDatabase[dict[str, Any]]) -> int:

@@ -1,3 +1,4 @@
-from services.research.app import service
+from services.research.app import bootstrap
+from services.research.settings import ResearchSettings
 
-service.run()
+bootstrap(ResearchSettings()).run()

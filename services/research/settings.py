@@ -16,6 +16,9 @@ class ResearchSettings(ServiceSettings):
     policy_dir: Path | None = None
     # How long the worker sleeps when its queue is empty and nothing wakes it.
     queue_poll_seconds: float = Field(default=1.0, gt=0)
+    # Enquiries the worker answers in one transaction, most urgent first: a
+    # transaction per enquiry cost more than the answering.
+    answer_batch: int = Field(default=20, ge=1, le=500)
     # The public keys of the services this one trusts (TOML, `[keys] desk =
     # "<base64>"`; `mash keys new-service desk`): a researcher's note is taken
     # only when signed by the desk. Unset, every note is refused.

@@ -12,7 +12,6 @@ from datetime import date, datetime, time
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from contracts.events import EnquiryRequested, FindingReported
 from plumbing.tracing import trace_headers
@@ -51,41 +50,45 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db.enquiries.create_index([("case_id", 1), ("queued_at", -1)])
 
 
-async def enqueue(db: AsyncDatabase[dict[str, Any]], enquiry: EnquiryRequested,
-                  priority: int, now: datetime) -> bool:
+async def enqueue(tx: Transaction, enquiry: EnquiryRequested, priority: int,
+                  now: datetime) -> bool:
     """File an enquiry to answer; False if it was filed before.
 
     The queued document, keyed by event id, is also the record that the
-    message was handled, so a redelivery files nothing twice.
+    message was handled, so a redelivery files nothing twice: an upsert that
+    inserts only what is new, never a duplicate key that would end the
+    batch's transaction.
     """
-    try:
-        await db.enquiries.insert_one({
-            "_id": enquiry.id,
-            "state": "pending",
-            "priority": priority,
-            "answer_by": enquiry.data.answer_by,
-            "queued_at": now,
-            "case_id": enquiry.data.case_id,
-            "event": enquiry.model_dump(mode="json"),
-            # The enquiry's trace, continued when it is answered.
-            "trace": trace_headers(),
-        })
-    except DuplicateKeyError:
-        return False
-    return True
+    result = await tx.db.enquiries.update_one({"_id": enquiry.id}, {"$setOnInsert": {
+        "state": "pending",
+        "priority": priority,
+        "answer_by": enquiry.data.answer_by,
+        "queued_at": now,
+        "case_id": enquiry.data.case_id,
+        "event": enquiry.model_dump(mode="json"),
+        # The enquiry's trace, continued when it is answered.
+        "trace": trace_headers(),
+    }}, upsert=True, session=tx.session)
+    return bool(result.upserted_id is not None)
 
 
-async def next_pending(tx: Transaction) -> tuple[EnquiryRequested, dict[str, str]] | None:
-    """The most urgent enquiry waiting (RED first, then the earliest
-    deadline), with the trace it arrived in."""
-    doc = await tx.db.enquiries.find_one(
-        {"state": "pending"},
-        sort=[("priority", 1), ("answer_by", 1), ("queued_at", 1)],
-        session=tx.session,
-    )
-    if doc is None:
-        return None
-    return EnquiryRequested.model_validate(doc["event"]), dict(doc.get("trace") or {})
+_QUEUE_ORDER = [("priority", 1), ("answer_by", 1), ("queued_at", 1)]
+
+
+async def any_pending(db: AsyncDatabase[dict[str, Any]]) -> bool:
+    """Whether anything waits: asked outside a transaction, so an empty
+    queue costs one query and no transaction."""
+    return await db.enquiries.find_one({"state": "pending"}, {"_id": 1}) is not None
+
+
+async def next_pending(tx: Transaction, limit: int = 1
+                       ) -> list[tuple[EnquiryRequested, dict[str, str]]]:
+    """The most urgent enquiries waiting (RED first, then the earliest
+    deadline), each with the trace it arrived in."""
+    cursor = tx.db.enquiries.find({"state": "pending"}, session=tx.session).sort(
+        _QUEUE_ORDER).limit(limit)
+    return [(EnquiryRequested.model_validate(doc["event"]), dict(doc.get("trace") or {}))
+            async for doc in cursor]
 
 
 async def mark_answered(tx: Transaction, enquiry_id: str, finding_id: str,
@@ -95,7 +98,7 @@ async def mark_answered(tx: Transaction, enquiry_id: str, finding_id: str,
         {"$set": {"state": "answered", "finding_id": finding_id, "answered_at": now}},
         session=tx.session,
     )
-    return result.modified_count == 1
+    return bool(result.modified_count == 1)
 
 
 async def waiting(db: AsyncDatabase[dict[str, Any]]) -> int:

@@ -12,7 +12,7 @@ from contracts.envelope import Event
 from contracts.events import DeadLetterData, DeadLettered
 from plumbing.original import describe
 from plumbing.outbox import OutboxRelay
-from plumbing.unit_of_work import Transaction
+from plumbing.unit_of_work import MongoTransaction
 
 tracer = TracerProvider().get_tracer("test")
 
@@ -23,7 +23,7 @@ def event() -> Event[Any]:
     return DeadLettered.new(data, source="/test", subject="case-1", correlation_id="c-1")
 
 
-def emitted(tx: Transaction) -> list[dict[str, Any]]:
+def emitted(tx: MongoTransaction) -> list[dict[str, Any]]:
     return tx._pending
 
 
@@ -64,8 +64,8 @@ class FakeBroker:
         return done
 
 
-def transaction() -> Transaction:
-    return Transaction(db=cast(Any, None), session=cast(Any, None), consumer="test")
+def transaction() -> MongoTransaction:
+    return MongoTransaction(db=cast(Any, None), session=cast(Any, None), consumer="test")
 
 
 def test_no_span_no_traceparent() -> None:
