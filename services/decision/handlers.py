@@ -13,7 +13,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import TypeAdapter
 
 from contracts import topics
-from contracts.casework import CaseChanged, DecisionCommand, OutcomeAcknowledged, OutcomeEscalated
+from contracts.casework import (
+    CaseChanged,
+    DecideCommand,
+    DecisionCommand,
+    OutcomeAcknowledged,
+    OutcomeEscalated,
+    RecommendCommand,
+)
 from contracts.envelope import utc_now
 from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingReported
 from plumbing.guard import Delivery, Unusable
@@ -91,7 +98,7 @@ class Decider:
             await self.finding(tx, event)
         elif isinstance(event, ContactAdded):
             await self.contact_added(tx, event)
-        elif isinstance(event, DecisionCommand):
+        elif isinstance(event, RecommendCommand | DecideCommand):
             await self.command(tx, event, body, headers)
         elif isinstance(event, OutcomeAcknowledged):
             await self.acknowledged(tx, event)

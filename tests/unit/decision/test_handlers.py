@@ -431,12 +431,6 @@ async def test_an_ack_for_a_decided_case_is_kept_on_its_record(uow: FakeUnitOfWo
 
 # --- the dispatch the consumer uses ---------------------------------------------------------
 
-HANDLE_BUG = ("services/decision/handlers.py:94 Decider.handle: isinstance(event, DecisionCommand) "
-              "where DecisionCommand is an Annotated union: TypeError for every command, "
-              "acknowledgement and escalation, so none reaches its handler")
-
-
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=HANDLE_BUG)
 @pytest.mark.parametrize("kind", ["command", "ack", "escalation"])
 async def test_handle_dispatches_commands_acks_and_escalations(uow: FakeUnitOfWork,
                                                                kind: str) -> None:
