@@ -179,8 +179,11 @@ class BatchConsumer:
                 # Every claim of the batch looked up in one query.
                 await tx.recall(i for i in (event_id_of(r) for r, _ in ready) if i is not None)
             for received, item in ready:
+                # FastStream traces a batch as one span of a trace of its
+                # own; each record's work continues its message's trace (or
+                # starts one), so a contact is one trace across the hub.
                 with (logs.about(_key(received)),
-                      tracing.attached(received.headers)):
+                      tracing.continued(received.headers, f"{received.topic} process")):
                     await subscription.handle(tx, item, received)
 
     async def _together(self, subscription: Subscription[Any],

@@ -5,7 +5,6 @@ from functools import partial
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from faststream.kafka.annotations import KafkaMessage
 
 from contracts import topics
 from contracts.agencies import agencies
@@ -13,8 +12,10 @@ from contracts.casework import CaseChanged, ResearchNoteCommand, SlaBreached, Sl
 from contracts.envelope import utc_now
 from contracts.events import CaseOpened, ContactAdded, DecisionMade, FindingReported
 from contracts.signing import SIGNATURE_HEADER, SIGNER_HEADER, load_public_keys, signature_valid
+from plumbing.consumer import Received, Subscription
 from plumbing.guard import Unusable
 from plumbing.service import Service
+from plumbing.unit_of_work import Transaction
 from services.desk import domain, handlers, metrics, store
 from services.desk.pages import Desk
 from services.desk.settings import DeskSettings
@@ -75,7 +76,9 @@ def bootstrap(settings: DeskSettings) -> tuple[Service, Desk]:
                 return partial(domain.timescale, data=event.data,
                                breached=isinstance(event, SlaBreached), windows=windows)
 
-    async def on_event(body: Any, message: KafkaMessage) -> None:
+    def read(received: Received) -> CaseEvent | None:
+        """The event, or None for a finding its agency did not sign (not shown)."""
+        body = received.decoded
         kind = body.get("type") if isinstance(body, dict) else None
         known = READS.get(kind) if isinstance(kind, str) else None
         if known is None:
@@ -83,30 +86,34 @@ def bootstrap(settings: DeskSettings) -> tuple[Service, Desk]:
         event = known.model_validate(body)
         if isinstance(event, FindingReported):
             signer = f"research-{event.data.agency}"
-            if message.headers.get(SIGNER_HEADER) != signer or not signature_valid(
-                    research_keys, signer, message.headers.get(SIGNATURE_HEADER, ""),
-                    message.body):
+            headers = received.headers
+            if headers.get(SIGNER_HEADER) != signer or not signature_valid(
+                    research_keys, signer, headers.get(SIGNATURE_HEADER, ""), received.body):
                 service.log.warning("finding %s for case %s not signed by %s: not shown",
                                     event.id[:40], event.data.case_id, signer)
-                return
-        async with service.uow.transaction() as tx:
+                return None
+        return event
+
+    async def fold(tx: Transaction, event: CaseEvent | None, _: Received) -> None:
+        if event is not None:
             await handlers.project(tx, event.data.case_id, fold_of(event), utc_now())
 
     # Two consumers, not one a topic: every consumer polls the broker, and
     # the desk's nine cost the embedded broker more than the desk did. The
     # RED lanes keep a consumer of their own, so RED work reaches the tray
-    # whatever waits behind it.
+    # whatever waits behind it. Each handles what a poll returns in one
+    # transaction (plumbing.consumer).
     main = (topics.CASES_OPENED, topics.CASES_CONTACT_ADDED, topics.FINDINGS,
             topics.CASE_HISTORY, topics.DECISIONS, topics.SLA_WARNINGS, topics.SLA_BREACHED)
     urgent = (topics.urgent(topics.CASES_OPENED), topics.urgent(topics.FINDINGS))
     described = ("Cases opened, contacts added, findings (shown only when signed by the "
                  "research service of the agency they name), the case's history, decisions "
                  "and timescales: each folded into its case's view.")
-    on_urgent = broker.subscriber(*urgent, **service.subscription("events.urgent"),
-                                  title="a case's events (RED lanes)",
-                                  description=described)(on_event)
-    broker.subscriber(*main, **service.subscription("events"), title="a case's events",
-                      description=described)(on_urgent)
+    service.consume(Subscription("events", fold, read), main, group="events",
+                    title="a case's events", description=described, schema=CaseEvent)
+    service.consume(Subscription("events.urgent", fold, read), urgent, group="events.urgent",
+                    title="a case's events (RED lanes)", description=described,
+                    schema=CaseEvent)
 
     async def purge() -> None:
         await store.purge_sessions(service.db, utc_now() - settings.idle)
