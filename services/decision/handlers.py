@@ -105,9 +105,9 @@ class Decider:
         else:
             await self.escalated(tx, event)
 
-    async def _apply(self, tx: Transaction, step: domain.Step,
-                     before: metrics.Before | None) -> None:
-        await store.save(tx, step.case)
+    async def _apply(self, tx: Transaction, step: domain.Step, before: metrics.Before | None,
+                     attached: store.Attached | None = None) -> None:
+        await store.save(tx, step.case, attached)
         for topic, event in step.emit:
             audit_event(tx, event)
             tx.emit(topic, event)
@@ -123,22 +123,18 @@ class Decider:
     async def case_opened(self, tx: Transaction, event: CaseOpened) -> None:
         if not await tx.claim(event.id):
             return
-        await store.record_opened(tx, event)
-        case = await store.load(tx, event.data.case_id)
-        if case is not None:
-            before = metrics.Before.of(case)
-            await self._apply(tx, domain.advance(case, self.clock(), self.policy, event.id),
-                              before)
+        attached = await store.record_opened(tx, event)
+        case = attached.case
+        await self._apply(tx, domain.advance(case, self.clock(), self.policy, event.id),
+                          metrics.Before.of(case), attached)
 
     async def finding(self, tx: Transaction, event: FindingReported) -> None:
         if not await tx.claim(event.id):
             return
-        await store.record_finding(tx, event)
-        case = await store.load(tx, event.data.case_id)
-        if case is not None:
-            before = metrics.Before.of(case)
-            await self._apply(tx, domain.finding(case, event.data.agency, self.clock(),
-                                                 self.policy, event.id), before)
+        attached = await store.record_finding(tx, event)
+        case = attached.case
+        await self._apply(tx, domain.finding(case, event.data.agency, self.clock(), self.policy,
+                                             event.id), metrics.Before.of(case), attached)
         agency = event.data.agency
 
         def counted() -> None:
@@ -150,13 +146,12 @@ class Decider:
     async def contact_added(self, tx: Transaction, event: ContactAdded) -> None:
         if not await tx.claim(event.id):
             return
-        if not await store.record_added(tx, event):
+        attached = await store.record_added(tx, event)
+        if attached is None:
             return
-        case = await store.load(tx, event.data.case_id)
-        if case is not None:
-            before = metrics.Before.of(case)
-            await self._apply(tx, domain.contact_added(case, event.data, self.clock(),
-                                                       self.policy, event.id), before)
+        case = attached.case
+        await self._apply(tx, domain.contact_added(case, event.data, self.clock(), self.policy,
+                                                   event.id), metrics.Before.of(case), attached)
 
     async def command(self, tx: Transaction, command: DecisionCommand, body: bytes,
                       headers: Mapping[str, str]) -> None:

@@ -14,6 +14,7 @@ case's timescales, or null).
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,54 +36,66 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db.cases.create_index("opened.contact.contact_id")
 
 
-async def record_opened(tx: Transaction, event: CaseOpened) -> None:
+@dataclass
+class Attached:
+    """A case as read, with what an incoming event attaches to it: the
+    document's fields as they will be written, and whether it is new."""
+
+    case: CaseRecord
+    fields: dict[str, Any]
+    new: bool
+
+
+async def _read(tx: Transaction, case_id: str) -> tuple[dict[str, Any], bool]:
+    doc: dict[str, Any] | None = await tx.db.cases.find_one({"_id": case_id}, session=tx.session)
+    if doc is None:
+        return {"_id": case_id, "state": "gathering", "findings": {}}, True
+    return doc, False
+
+
+def _attached(doc: dict[str, Any], fields: dict[str, Any], new: bool) -> Attached:
+    return Attached(CaseRecord.model_validate({**doc, **fields}), fields, new)
+
+
+async def record_opened(tx: Transaction, event: CaseOpened) -> Attached:
+    """The case as it stands, its opening attached: one read. Nothing is
+    written until ``save``, which writes both at once. One consumer handles
+    a case's events one at a time (``app.py``), so nothing is written in
+    between; a replica that does meets the write in a conflict."""
     data = event.data
-    await tx.db.cases.update_one(
-        {"_id": data.case_id},
-        {
-            "$set": {
-                "opened": data.model_dump(mode="json"),
-                "correlation_id": event.correlation_id,
-                "research_deadline": data.research_deadline,
-                # The case's trace, continued when the sweeper acts on it.
-                "trace": trace_headers(),
-            },
-            "$setOnInsert": {"state": "gathering", "findings": {}},
-        },
-        upsert=True,
-        session=tx.session,
-    )
+    doc, new = await _read(tx, data.case_id)
+    return _attached(doc, {
+        "opened": data.model_dump(mode="json"),
+        "correlation_id": event.correlation_id,
+        "research_deadline": data.research_deadline,
+        # The case's trace, continued when the sweeper acts on it.
+        "trace": trace_headers(),
+    }, new)
 
 
-async def record_finding(tx: Transaction, event: FindingReported) -> None:
+async def record_finding(tx: Transaction, event: FindingReported) -> Attached:
+    """The case as it stands, this agency's finding attached (replacing an
+    earlier one): one read."""
     data = event.data
-    await tx.db.cases.update_one(
-        {"_id": data.case_id},
-        {
-            "$set": {f"findings.{data.agency}": data.model_dump(mode="json")},
-            "$setOnInsert": {"state": "gathering"},
-        },
-        upsert=True,
-        session=tx.session,
-    )
+    doc, new = await _read(tx, data.case_id)
+    findings = {**(doc.get("findings") or {}), data.agency: data.model_dump(mode="json")}
+    return _attached(doc, {"findings": findings}, new)
 
 
-async def record_added(tx: Transaction, event: ContactAdded) -> bool:
-    """Attach a further contact; False if it was attached already."""
+async def record_added(tx: Transaction, event: ContactAdded) -> Attached | None:
+    """The case as it stands, a further contact attached; None if it was
+    attached already."""
     data = event.data
-    await tx.db.cases.update_one(
-        {"_id": data.case_id},
-        {"$setOnInsert": {"state": "gathering", "findings": {},
-                          "correlation_id": event.correlation_id}},
-        upsert=True, session=tx.session)
-    result = await tx.db.cases.update_one(
-        {"_id": data.case_id, "added.contact.contact_id": {"$ne": data.contact.contact_id}},
-        {"$push": {"added": {"contact": data.contact.model_dump(mode="json"),
-                             "sender": data.sender,
-                             "reason": data.reason,
-                             "added_at": data.added_at.isoformat()}}},
-        session=tx.session)
-    return bool(result.modified_count == 1)
+    doc, new = await _read(tx, data.case_id)
+    added = list(doc.get("added") or [])
+    if any((a.get("contact") or {}).get("contact_id") == data.contact.contact_id for a in added):
+        return None
+    added.append({"contact": data.contact.model_dump(mode="json"), "sender": data.sender,
+                  "reason": data.reason, "added_at": data.added_at.isoformat()})
+    fields: dict[str, Any] = {"added": added}
+    if new:
+        fields["correlation_id"] = event.correlation_id
+    return _attached(doc, fields, new)
 
 
 async def load(tx: Transaction, case_id: str) -> CaseRecord | None:
@@ -90,13 +103,18 @@ async def load(tx: Transaction, case_id: str) -> CaseRecord | None:
     return CaseRecord.model_validate(doc) if doc else None
 
 
-async def save(tx: Transaction, case: CaseRecord) -> None:
+async def save(tx: Transaction, case: CaseRecord, attached: Attached | None = None) -> None:
+    """The casework, and what an event attached to the case, in one write."""
     fields = case.model_dump(mode="json", include=CASEWORK_FIELDS)
-    await tx.db.cases.update_one(
-        {"_id": case.case_id},
-        {"$set": {**fields, "sla_next": case.next_alert()}},
-        session=tx.session,
-    )
+    change: dict[str, Any] = {"$set": {**(attached.fields if attached else {}), **fields,
+                                       "sla_next": case.next_alert()}}
+    if attached is not None and attached.new:
+        change["$setOnInsert"] = {"findings": {}} if "findings" not in attached.fields else {}
+        if not change["$setOnInsert"]:
+            del change["$setOnInsert"]
+    await tx.db.cases.update_one({"_id": case.case_id}, change,
+                                 upsert=attached is not None and attached.new,
+                                 session=tx.session)
 
 
 async def due_for_sweep(db: AsyncDatabase[dict[str, Any]], now: datetime,
