@@ -81,13 +81,20 @@ def _record(v: dict[str, Any]) -> PersonRecord:
 
 async def candidates(tx: Transaction, people: list[tuple[str, PersonRecord]]
                      ) -> dict[str, list[tuple[str, list[PersonRecord]]]]:
-    """For each person ref, the indexed people sharing a blocking key."""
-    out: dict[str, list[tuple[str, list[PersonRecord]]]] = {}
-    for ref, record in people:
-        found = tx.db.persons.find({"keys": {"$in": blocking_keys(record)}},
-                                   {"variants": 1}, session=tx.session).limit(200)
-        out[ref] = [(str(doc["_id"]), [_record(v) for v in doc["variants"]])
-                    async for doc in found]
+    """For each person ref, the indexed people sharing a blocking key (at
+    most 200 each): one query for everyone the contact names."""
+    keys = {ref: set(blocking_keys(record)) for ref, record in people}
+    wanted = sorted(set().union(*keys.values())) if keys else []
+    out: dict[str, list[tuple[str, list[PersonRecord]]]] = {ref: [] for ref in keys}
+    if not wanted:
+        return out
+    found = tx.db.persons.find({"keys": {"$in": wanted}}, {"variants": 1, "keys": 1},
+                               session=tx.session).limit(200 * len(keys))
+    async for doc in found:
+        held = set(doc.get("keys") or ())
+        for ref, theirs in keys.items():
+            if held & theirs and len(out[ref]) < 200:
+                out[ref].append((str(doc["_id"]), [_record(v) for v in doc["variants"]]))
     return out
 
 
