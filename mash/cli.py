@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from mash.audit import audit_app
 from mash.case import case_app
@@ -67,7 +68,12 @@ async def _until_stopped(stack: Stack,
 
 
 async def _up(demo: bool, pace: float, prometheus: bool) -> int:
-    settings = StackSettings()
+    try:
+        settings = StackSettings()
+    except ValidationError as error:  # e.g. MASH_REPLICAS naming no service
+        for problem in error.errors():
+            _echo(f"mash up: {problem['msg'].removeprefix('Value error, ')}")
+        return 2
     stack = Stack(settings, echo=_echo, quiet_services=demo, auto_authorise=demo)
     people = ensure_demo(settings.home) if demo else []
     started = time.monotonic()

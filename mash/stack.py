@@ -19,10 +19,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from pymongo import AsyncMongoClient
 
-from contracts.agencies import agencies
 from contracts.casework import COMMAND_SIGNER
 from mash.credentials import audit_key_file, mongo_uri, passwords, principals
 from mash.keys import (
@@ -33,10 +33,15 @@ from mash.keys import (
     services_file,
 )
 from mash.reconcile import request as request_redrive
-from mash.settings import StackSettings
+from mash.settings import StackSettings, service_names
 from mash.topics import create_topics
 
 READY_MARKER = "MASH-READY"
+# The longest line read whole from a child. asyncio's default, 64 KiB, was
+# once passed by a service's traceback (85 KB, a bulk write's errors): the
+# reader died, the READY line after it was never read, and a child whose pipe
+# nobody empties blocks on its next write.
+LINE_LIMIT = 8 * 1024 * 1024
 _PR_SET_PDEATHSIG = 1
 
 
@@ -117,15 +122,43 @@ Printer = Callable[[str], None]
 PROMETHEUS_DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "prometheus"
 
 
-def service_names() -> list[str]:
-    """Every service process, in the order ports are given out."""
-    return ["intake", "decision", "notify", *(f"research-{a}" for a in agencies()), "desk"]
+REPLICA_PORT_STEP = 100
 
 
-def metrics_port(base: int, offset: int) -> int:
+def metrics_port(base: int, offset: int, replica: int = 1) -> int:
     """The n-th service's /metrics port: research after a gap of six, so the
-    three others keep theirs when agencies are added (9101-9103, 9110-)."""
-    return base + (offset if offset < 3 else offset + 6)
+    three others keep theirs when agencies are added (9101-9103, 9110-); a
+    second replica 100 above its first (9202 for decision#2), a third 200."""
+    return base + (offset if offset < 3 else offset + 6) + REPLICA_PORT_STEP * (replica - 1)
+
+
+def replica_name(service: str, replica: int) -> str:
+    """A replica's child name: the first keeps the service's own (``decision``),
+    the others are numbered (``decision#2``)."""
+    return service if replica == 1 else f"{service}#{replica}"
+
+
+def service_of(child: str) -> str:
+    """The service a child runs: ``decision`` for ``decision#2``."""
+    return child.partition("#")[0]
+
+
+class Process(NamedTuple):
+    """One service process the stack runs: its child name, its service, the
+    service's place in service_names() (its ports) and which replica it is."""
+
+    name: str
+    service: str
+    offset: int
+    replica: int
+
+
+def processes(settings: StackSettings) -> list[Process]:
+    """Every service process, each service's replicas together, in the order
+    of service_names()."""
+    return [Process(replica_name(service, n), service, offset, n)
+            for offset, service in enumerate(service_names())
+            for n in range(1, settings.replicas_of(service) + 1)]
 
 
 def prepare_prometheus(home: Path) -> Path:
@@ -146,9 +179,12 @@ def write_prometheus_targets(home: Path, ports: dict[str, int]) -> Path:
     deploy/prometheus/prometheus.embedded.yml expects (``service``, ``agency``)."""
     groups = []
     for name, port in sorted(ports.items()):
-        labels = {"service": name}
-        if name.startswith("research-"):
-            labels = {"service": "research", "agency": name.removeprefix("research-")}
+        service, _, replica = name.partition("#")
+        labels = {"service": service}
+        if service.startswith("research-"):
+            labels = {"service": "research", "agency": service.removeprefix("research-")}
+        if replica:  # decision#2: the second replica of decision
+            labels["replica"] = replica
         groups.append({"targets": [f"127.0.0.1:{port}"], "labels": labels})
     path = home / "prometheus" / "targets.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -200,8 +236,9 @@ class Stack:
         """Ask every service to re-drive what may be in flight (`mash reconcile`)."""
         # Only the services this stack runs: one it does not run (a test's
         # stack of a few) would be waited for in vain.
-        running = [c.name for c in self.children if c.name not in ("broker", "database",
-                                                                    "prometheus")]
+        # A service's replicas share its database: it is asked once.
+        running = list(dict.fromkeys(service_of(c.name) for c in self.children
+                                     if c.name not in ("broker", "database", "prometheus")))
         rows = await request_redrive(self.settings, wait_seconds=wait_seconds,
                                      only=running or None)
         requeued = sum(r.requeued or 0 for r in rows)
@@ -239,9 +276,9 @@ class Stack:
                              "`mash up` may be running; stop it or choose another port with "
                              "MASH_DESK_PORT=<port> (0 for any free port)")
         if s.metrics_base_port:
-            taken = [metrics_port(s.metrics_base_port, offset)
-                     for offset in range(len(service_names())) if service_names()[offset] != "desk"
-                     if not port_free(metrics_port(s.metrics_base_port, offset))]
+            taken = [port for port in (metrics_port(s.metrics_base_port, p.offset, p.replica)
+                                       for p in processes(s) if p.service != "desk")
+                     if not port_free(port)]
             if taken:
                 raise StackError(
                     f"metrics port(s) {', '.join(map(str, taken))} already in use: another `mash up` "
@@ -312,7 +349,11 @@ class Stack:
 
     async def start_services(self, only: list[str] | None = None,
                              env: dict[str, str] | None = None) -> None:
-        """Every service (or `only` those named), each its own process."""
+        """Every service (or `only` those named), each its own process, or as
+        many as settings.replicas says. A name in `only` is a service (all its
+        replicas) or one replica (``decision#2``); a replica already running
+        is not started again, so after kill_service("decision#2")
+        start_services(only=["decision"]) starts that one alone."""
         # Every signer's key pair (agencies stand-ins); intake gets the public keys.
         # Every research service signs its findings; decision gets their public keys.
         home = self.settings.home
@@ -320,51 +361,71 @@ class Stack:
         ensure_service_keys(home, [n for n in service_names() if n.startswith("research-")]
                             + [COMMAND_SIGNER])
         base = {**self.service_env(), **(env or {})}
+        chosen = [p for p in processes(self.settings)
+                  if (only is None or p.service in only or p.name in only)
+                  and not self._running(p.name)]
+        # Each service's first process, then, once every one of those is
+        # ready, its other replicas: a service's one-time setup on an empty
+        # database is done by one process, not raced by two (research seeds
+        # its synthetic records when it finds none: two starting together
+        # both inserted them, and the second died on the duplicate keys).
+        first = [p for p in chosen if p.replica == 1]
+        later = [p for p in chosen if p.replica > 1]
         started: list[Child] = []
-        for offset, name in enumerate(service_names()):
-            if only is not None and name not in only:
-                continue
-            research = name.startswith("research-")
-            module = "services.research" if research else f"services.{name}"
-            extra = {"MASH_AGENCY": name.removeprefix("research-"),
-                     "MASH_SIGNING_KEY_FILE": str(service_key_file(home, name).resolve()),
-                     # The desk's public key: a researcher's note is taken only
-                     # when the desk signed it.
-                     "MASH_SERVICE_KEYS_FILE": str(services_file(home).resolve()),
-                     } if research else {
-                "intake": {"MASH_PUBLIC_KEYS_FILE": str(public_file(home).resolve())},
-                "decision": {"MASH_SERVICE_KEYS_FILE": str(services_file(home).resolve())},
-                # The desk signs every command it publishes; decision checks.
-                "desk": {"MASH_SIGNING_KEY_FILE": str(service_key_file(home, name).resolve()),
-                         "MASH_SERVICE_KEYS_FILE": str(services_file(home).resolve()),
-                         "MASH_USERS_FILE": str((home / "users.toml").resolve())},
-            }.get(name, {})
-            child = Child(name, [sys.executable, "-m", module],
-                          {**base, **extra, **self.env_for(name),
-                           "MASH_METRICS_PORT": str(self._metrics_port(name, offset))})
-            await self._spawn(child)
-            started.append(child)
-        await self._wait_ready([c for c in self.children if c.name not in ("broker", "database")])
+        for wave in (first, later) if later else (first,):
+            for process in wave:
+                child = self._service_child(process, base)
+                await self._spawn(child)
+                started.append(child)
+            await self._wait_ready([c for c in self.children
+                                    if c.name not in ("broker", "database")])
         for child in started:
             if child.port is not None:
                 self.metrics_ports[child.name] = child.port
         write_prometheus_targets(self.settings.home, self.metrics_ports)
 
-    def _metrics_port(self, name: str, offset: int) -> int:
-        """The port a service is told to bind; 0 lets it take any free one
-        itself (it reports which when ready)."""
+    def _service_child(self, process: Process, base: dict[str, str]) -> Child:
+        """One service process, not yet started: its module and environment."""
+        home = self.settings.home
+        child_name, name, offset, replica = process
+        research = name.startswith("research-")
+        module = "services.research" if research else f"services.{name}"
+        extra = {"MASH_AGENCY": name.removeprefix("research-"),
+                 "MASH_SIGNING_KEY_FILE": str(service_key_file(home, name).resolve()),
+                 # The desk's public key: a researcher's note is taken only
+                 # when the desk signed it.
+                 "MASH_SERVICE_KEYS_FILE": str(services_file(home).resolve()),
+                 } if research else {
+            "intake": {"MASH_PUBLIC_KEYS_FILE": str(public_file(home).resolve())},
+            "decision": {"MASH_SERVICE_KEYS_FILE": str(services_file(home).resolve())},
+            # The desk signs every command it publishes; decision checks.
+            "desk": {"MASH_SIGNING_KEY_FILE": str(service_key_file(home, name).resolve()),
+                     "MASH_SERVICE_KEYS_FILE": str(services_file(home).resolve()),
+                     "MASH_USERS_FILE": str((home / "users.toml").resolve())},
+        }.get(name, {})
+        return Child(child_name, [sys.executable, "-m", module],
+                     {**base, **extra, **self.env_for(name),
+                      "MASH_METRICS_PORT": str(self._metrics_port(child_name, offset, replica))})
+
+    def _metrics_port(self, name: str, offset: int, replica: int = 1) -> int:
+        """The port a service (a replica: its child name) is told to bind; 0
+        lets it take any free one itself (it reports which when ready)."""
         if name in self.metrics_ports:  # a restart keeps its port (Prometheus knows it)
             return self.metrics_ports[name]
         if name == "desk":
             return self.settings.desk_port
         base = self.settings.metrics_base_port
-        return 0 if base == 0 else metrics_port(base, offset)
+        return 0 if base == 0 else metrics_port(base, offset, replica)
+
+    def _running(self, name: str) -> bool:
+        return any(c.name == name and c.process is not None and c.process.returncode is None
+                   for c in self.children)
 
     async def _spawn(self, child: Child, *, ready_on_port: int | None = None) -> None:
         child.process = await asyncio.create_subprocess_exec(
             *child.argv, env=child.env, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent, limit=LINE_LIMIT,
         )
         self.children.append(child)
         child.log_task = asyncio.create_task(self._follow(child))
@@ -377,7 +438,15 @@ class Stack:
         assert child.process is not None
         assert child.process.stdout is not None
         width = max(16, max((len(c.name) for c in self.children), default=0))
-        async for raw in child.process.stdout:
+        while True:
+            try:
+                raw = await child.process.stdout.readline()
+            except ValueError:
+                # Longer than LINE_LIMIT: dropped (the reader skips past it).
+                # Not reading on would leave the child blocked on a full pipe.
+                raw = f"(a line longer than {LINE_LIMIT} bytes, not shown)".encode()
+            if not raw:
+                break
             line = raw.decode("utf-8", errors="replace").rstrip()
             child.tail = [*child.tail[-19:], line]
             if line.startswith(READY_MARKER):
@@ -412,13 +481,15 @@ class Stack:
 
     async def stop_service(self, name: str) -> None:
         """Stop one service or server (start it again with start_services or
-        start_database)."""
+        start_database). A replica by its own name: "decision" is the first of
+        decision's replicas, "decision#2" the second."""
         for child in [c for c in self.children if c.name == name]:
             await self._stop(child)
             self.children.remove(child)
 
     async def kill_service(self, name: str) -> None:
-        """SIGKILL one child, as a crash would (start it again as after stop_service)."""
+        """SIGKILL one child (a replica by its own name, as stop_service), as a
+        crash would (start it again as after stop_service)."""
         for child in [c for c in self.children if c.name == name]:
             child.stopping = True
             if child.process is not None and child.process.returncode is None:
