@@ -367,3 +367,35 @@ def test_every_principal_the_services_use_has_a_scram_user(
     assert '"research-" + agency' in mongo_users
     assert 'role: "readWrite", db: "mash_research_" + agency' in mongo_users
     assert ",".join(AGENCIES) in mongo_users
+
+
+PIPELINE = ("intake", "decision", "notify", *(f"research-{a}" for a in AGENCIES))
+
+
+def replicas_variable(service: str) -> str:
+    return "MASH_" + service.upper().replace("-", "_") + "_REPLICAS"
+
+
+def test_every_pipeline_service_can_run_as_replicas(
+        compose_binary: Path, env_file: Path, tmp_path: Path,
+        services: dict[str, dict[str, Any]]) -> None:
+    """One container each by default, MASH_<SERVICE>_REPLICAS when set; and
+    nothing that would stop a second container of the same service starting
+    (a fixed container name, a host port). The desk runs one: it keeps its
+    sign-in sessions in memory."""
+    text = COMPOSE_FILE.read_text()
+    for name in PIPELINE:
+        assert f"${{{replicas_variable(name)}:-1}}" in text, name
+        assert services[name]["deploy"]["replicas"] == 1, name
+        assert "container_name" not in services[name], name
+        assert not services[name].get("ports"), name
+    assert "replicas" not in services["desk"].get("deploy", {})
+    many = tmp_path / "replicas.env"
+    many.write_text(env_file.read_text() + "".join(
+        f"{replicas_variable(name)}={2 + n % 3}\n" for n, name in enumerate(PIPELINE)))
+    result = run_compose(compose_binary, COMPOSE_FILE, "config", "--format", "json",
+                         env_file=many)
+    assert result.returncode == 0, result.stderr
+    scaled = json.loads(result.stdout)["services"]
+    for n, name in enumerate(PIPELINE):
+        assert scaled[name]["deploy"]["replicas"] == 2 + n % 3, name
