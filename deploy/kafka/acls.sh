@@ -42,13 +42,13 @@ write_prefix intake mash.enquiries. mash.feedback.
 for agency in $AGENCIES; do
   read_topic "research-$agency" "mash.enquiries.$agency" "mash.enquiries.$agency.urgent" \
     "mash.commands.research.$agency"
-  group "research-$agency" "mash-research-$agency" "mash-research-$agency.urgent" \
-    "mash-research-$agency.notes"
+  group "research-$agency" "mash-research-$agency" "mash-research-$agency.urgent"
   write_topic "research-$agency" mash.findings mash.findings.urgent mash.dlq
 done
 
 # decision: cases, findings, further contacts, commands, acknowledgements and
-# escalations in; decisions, history and timescales out. One group per topic.
+# escalations in; decisions, history and timescales out. One consumer reads
+# every event about a case (mash-decision.cases), another the RED lanes.
 read_topic decision mash.cases.opened mash.cases.opened.urgent mash.findings \
   mash.findings.urgent mash.cases.contact-added mash.commands.decision mash.outcomes.acks \
   mash.outcomes.escalations
@@ -59,7 +59,7 @@ write_topic decision mash.decisions mash.cases.history mash.sla.warnings mash.sl
 # notify: decisions and acknowledgements in, and the dead-letter topic, to count
 # what waits (mash_dlq_depth); outcomes and each sender's feedback out.
 read_topic notify mash.decisions mash.outcomes.acks mash.dlq
-group notify mash-notify mash-notify.acks mash-notify.dlq
+group notify mash-notify
 write_prefix notify mash.outcomes. mash.feedback.
 write_topic notify mash.dlq
 

@@ -9,7 +9,7 @@ from faststream.asgi import AsgiFastStream
 from contracts import topics
 from contracts.casework import OutcomeAcknowledged, OutcomeEscalated
 from contracts.envelope import utc_now
-from contracts.events import DecisionMade, OutcomeRouted, ReferrerFeedback
+from contracts.events import DeadLettered, DecisionMade, OutcomeRouted, ReferrerFeedback
 from plumbing.consumer import Received, Subscription
 from plumbing.guard import Unusable
 from plumbing.service import Service
@@ -35,28 +35,33 @@ def bootstrap(settings: NotifySettings) -> Service:
     service.on_startup(lambda: store.ensure_indexes(service.db))
     _declare(service)
 
-    async def on_decision(tx: Transaction, decision: DecisionMade, _: Received) -> None:
-        await notifier.decision(tx, decision)
+    reads: dict[str, Any] = {
+        topics.DECISIONS: DecisionMade.model_validate,
+        topics.OUTCOME_ACKS: OutcomeAcknowledged.model_validate,
+        topics.DLQ: _as_dict,
+    }
 
-    async def on_ack(tx: Transaction, ack: OutcomeAcknowledged, _: Received) -> None:
-        await notifier.acknowledged(tx, ack)
+    def read(received: Received) -> Any:
+        return reads[received.topic](received.decoded)
 
-    async def on_dead_letter(tx: Transaction, event: dict[str, Any], _: Received) -> None:
-        await notifier.dead_letter(tx, event)
+    async def handle(tx: Transaction, event: Any, _: Received) -> None:
+        if isinstance(event, DecisionMade):
+            await notifier.decision(tx, event)
+        elif isinstance(event, OutcomeAcknowledged):
+            await notifier.acknowledged(tx, event)
+        else:
+            await notifier.dead_letter(tx, event)
 
-    service.consume(Subscription("decisions", on_decision,
-                                 lambda r: DecisionMade.model_validate(r.decoded)),
-                    [topics.DECISIONS], group=None, title="decision made",
-                    schema=DecisionMade)
-    service.consume(Subscription("acks", on_ack,
-                                 lambda r: OutcomeAcknowledged.model_validate(r.decoded)),
-                    [topics.OUTCOME_ACKS], group="acks", title="outcome acknowledged",
-                    schema=OutcomeAcknowledged)
-    service.consume(Subscription("dlq", on_dead_letter, _as_dict), [topics.DLQ], group="dlq",
-                    title="dead letters",
-                    description="Counted, for the operators' mash_dlq_depth: dead letters "
-                                "waiting, less those replayed (`mash dlq replay`) or closed as "
-                                "never to succeed (`mash dlq resolve`).")
+    # One consumer: every consumer polls the broker, and notify's work on
+    # each is small. Dead letters are counted, for the operators'
+    # mash_dlq_depth: waiting, less those replayed (`mash dlq replay`) or
+    # closed as never to succeed (`mash dlq resolve`).
+    service.consume(Subscription("notify", handle, read), list(reads), group=None,
+                    title="decisions, acknowledgements and dead letters",
+                    description="Decisions made, routed to their destination and fed back to "
+                                "each referrer; acknowledgements of outcomes by the receiving "
+                                "teams; dead letters, counted for mash_dlq_depth.",
+                    schema=DecisionMade | OutcomeAcknowledged | DeadLettered)
 
     async def escalate() -> None:
         """Outcomes past their acknowledgement time, read from the database."""
@@ -80,10 +85,10 @@ def bootstrap(settings: NotifySettings) -> Service:
     return service
 
 
-def _as_dict(received: Received) -> dict[str, Any]:
-    if not isinstance(received.decoded, dict):
+def _as_dict(decoded: Any) -> dict[str, Any]:
+    if not isinstance(decoded, dict):
         raise Unusable([("(message)", "is not a JSON object")])
-    return received.decoded
+    return decoded
 
 
 def _declare(service: Service) -> None:

@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from contracts.events import EnquiryRequested, FindingReported
 from plumbing.tracing import trace_headers
@@ -114,7 +115,13 @@ async def seed_if_empty(db: AsyncDatabase[dict[str, Any]], agency: str, size: in
     rows = agency_records(agency, population(size, seed), seed)
     docs = [_record_doc(row) for row in rows]
     if docs:
-        await db.records.insert_many(docs, ordered=False)
+        try:
+            await db.records.insert_many(docs, ordered=False)
+        except BulkWriteError as error:
+            # A replica starting beside this one seeded the same records.
+            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                raise
+            return int(error.details.get("nInserted", 0))
     return len(docs)
 
 

@@ -323,7 +323,6 @@ def test_a_research_service_reads_only_its_enquiries_and_writes_only_findings(
             ("Read", "topic", f"mash.commands.research.{agency}"),
             ("Read", "group", f"mash-research-{agency}"),
             ("Read", "group", f"mash-research-{agency}.urgent"),
-            ("Read", "group", f"mash-research-{agency}.notes"),
             ("Write", "topic", "mash.findings"),
             ("Write", "topic", "mash.findings.urgent"),
             # An enquiry it can never read is dead-lettered: only that enquiry.
