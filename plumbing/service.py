@@ -22,7 +22,6 @@ from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts import topics
 from contracts.envelope import utc_now
 from contracts.signing import load_private
 from plumbing import audit, logs, metrics, quarantine, tracing, unit_of_work
@@ -37,7 +36,6 @@ from plumbing.wire import decode_json
 READY_MARKER = "MASH-READY"
 
 Job = Callable[[], Awaitable[Any]]
-Handler = Callable[..., Awaitable[Any]]
 
 
 def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
@@ -192,23 +190,6 @@ class Service:
                 consumer = getattr(subscriber, "consumer", None)
                 return consumer if isinstance(consumer, AIOKafkaConsumer) else None
         return None
-
-    def lanes(self, topic: str, own_group: str | None = None,
-              **options: Any) -> Callable[[Handler], Any]:
-        """Subscribe a handler to ``topic`` and to its RED lane
-        (``contracts.topics.urgent``). The lane gets a consumer group of its
-        own (``<own_group>.urgent``), so RED work is picked up while the main
-        topic's consumer works through its backlog."""
-        title = options.pop("title", topic)
-        lane_group = f"{own_group}.urgent" if own_group else "urgent"
-
-        def register(handler: Handler) -> Any:
-            on_lane = self.broker.subscriber(topics.urgent(topic), **self.subscription(lane_group),
-                                             title=f"{title} (RED lane)", **options)(handler)
-            return self.broker.subscriber(topic, **self.subscription(own_group), title=title,
-                                          **options)(on_lane)
-
-        return register
 
     def consume(self, subscription: Subscription[Any], topic_names: Sequence[str], *,
                 group: str | None, title: str, description: str | None = None,
