@@ -34,12 +34,12 @@ class ServiceSettings(BaseSettings):
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
     # How long the broker may hold a fetch that finds nothing. Apache Kafka
-    # answers it as soon as a message arrives; the embedded tansu does not,
-    # so every hop waited out the whole interval: with aiokafka's default of
-    # 500 ms a message took 215 ms (p50) and up to 466 ms to reach an idle
-    # consumer; with 50 ms, 3 ms and up to 26 ms. The price is idle polling:
-    # 26 idle consumers cost tansu 14% of a core at 50 ms, 3% at 500 ms.
-    kafka_fetch_max_wait_ms: int = Field(default=50, ge=0)
+    # answers it as soon as a message arrives (production sets 500 ms); the
+    # embedded tansu holds it the whole interval, so a hop waits up to this
+    # long, and every idle consumer asks again this often: at 50 ms the idle
+    # stack used 0.96 cores (tansu 0.48) and at 200 ms 0.35 (tansu 0.13),
+    # while a RED contact behind 500 GREEN took 2.1 s (issue 16's bench).
+    kafka_fetch_max_wait_ms: int = Field(default=200, ge=0)
     # A consumer handles what one poll returns, up to this many records, in
     # one transaction (plumbing.consumer). A poll returns as soon as anything
     # has arrived, so a lone RED contact is not held back for a batch to fill;
