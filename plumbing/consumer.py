@@ -136,19 +136,16 @@ class BatchConsumer:
         if not records:
             return
         metrics.BATCH_RECORDS.labels(subscriber=subscription.name).observe(len(records))
-        ready: list[tuple[Received, Any]] = []
-        for record in records:
-            received = received_of(record)
-            item = await self._read(subscription, received)
-            if item is not None:
-                ready.append(item)
-        if not ready:
-            return
-        # The chain of the batch's first partition: this consumer owns it.
-        first = ready[0][0].delivery
-        token = CHAIN.set(chain_name(f"{first.topic}/{first.partition}"))
+        # Every transaction for this batch, a rejection's included, goes on
+        # the chain of its first partition: this consumer owns it.
+        token = CHAIN.set(chain_name(f"{records[0].topic}/{records[0].partition}"))
         try:
-            if not await self._together(subscription, ready):
+            ready: list[tuple[Received, Any]] = []
+            for record in records:
+                item = await self._read(subscription, received_of(record))
+                if item is not None:
+                    ready.append(item)
+            if ready and not await self._together(subscription, ready):
                 for received, item in ready:
                     await self._alone(subscription, received, item)
         finally:

@@ -125,3 +125,17 @@ async def test_an_outage_is_waited_out_and_nothing_is_dead_lettered() -> None:
     assert h.uow.claimed == {"e1", "e2"}
     assert h.published == []
     assert h.uow.commits == 1
+
+
+async def test_a_rejection_made_for_a_batch_goes_on_its_partitions_chain() -> None:
+    """So that replicas rejecting at once never write one chain's head."""
+    h = Harness()
+
+    async def reject(delivery: Delivery, error: Exception) -> None:
+        async with h.uow.transaction() as tx:
+            tx.audit(actor="test", action="rejected")
+
+    h.consumer.guard.on_invalid["in"] = reject
+    await h.run(record(b"not json", 1, partition=2), record(ping(2), 2, partition=2))
+    assert set(h.uow.audit) == {"in/2"}
+    assert [n.action for n in h.uow.audit["in/2"]] == ["rejected", "handled 2"]
