@@ -28,7 +28,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka import ConsumerRecord
@@ -113,7 +113,6 @@ class Subscription(Generic[T]):
     handle: Handle[T]
     read: Read[T]
     decode: Decode = decode_json
-    attempts: dict[str, int] = field(default_factory=dict)
 
 
 class Transactions(Protocol):
@@ -167,6 +166,14 @@ class BatchConsumer:
             except (*INVALID, Unusable) as exc:
                 await self.guard.invalid(delivery, nested_too_deeply()
                                          if isinstance(exc, RecursionError) else exc, 1)
+                return None
+            except Exception as exc:
+                # Reading is pure: what fails once fails again. Dead-lettered,
+                # never let out, where it would commit the batch's offsets
+                # with nothing handled.
+                log.exception("could not read %s/%d/%d", delivery.topic, delivery.partition,
+                              delivery.offset)
+                await self.guard.dead_letter(delivery, exc, 1)
                 return None
 
     async def _handle_all(self, subscription: Subscription[Any],

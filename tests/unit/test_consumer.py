@@ -139,3 +139,19 @@ async def test_a_rejection_made_for_a_batch_goes_on_its_partitions_chain() -> No
     await h.run(record(b"not json", 1, partition=2), record(ping(2), 2, partition=2))
     assert set(h.uow.audit) == {"in/2"}
     assert [n.action for n in h.uow.audit["in/2"]] == ["rejected", "handled 2"]
+
+
+async def test_a_reader_that_fails_dead_letters_its_record_and_the_batch_goes_on() -> None:
+    h = Harness()
+
+    def read(received: Received) -> dict[str, Any]:
+        if received.delivery.offset == 1:
+            raise KeyError("a bug in reading")
+        return Harness.read(received)
+
+    h.subscription = Subscription("test", h.handle, read)
+    await h.run(record(ping(1), 1), record(ping(2), 2))
+    assert h.handled == [2]
+    [(topic, value)] = h.published
+    assert topic == topics.DLQ
+    assert "KeyError" in DeadLettered.model_validate_json(value).data.error
