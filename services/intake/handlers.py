@@ -56,8 +56,7 @@ class Intake:
         contact = event.data
         agency, reference = contact.referrer.agency, contact.referrer_reference
         signer = delivery.headers[SIGNER_HEADER]
-        fingerprint = Delivery(delivery.raw, delivery.topic, delivery.partition, delivery.offset,
-                               None, delivery.timestamp_ms).fingerprint
+        fingerprint = delivery.fingerprint
         now = utc_now()
         opened_since = store.since(now, days=self.open_case_days)
         # A new record carrying an id already accepted is a replay; the same
