@@ -42,10 +42,12 @@ class Redriven:
 
 
 async def request(settings: StackSettings, window_seconds: float | None = None,
-                  wait_seconds: float = 0.0, only: list[str] | None = None) -> list[Redriven]:
+                  wait_seconds: float = 0.0, only: list[str] | None = None,
+                  rewind: bool = False) -> list[Redriven]:
     """Ask every service (or `only` those named: the ones a stack runs) to
-    re-drive; wait up to `wait_seconds` until each has re-queued its events
-    and published them (backlog 0)."""
+    re-drive, and with ``rewind`` to read every partition again from the
+    start (the broker restarted empty); wait up to `wait_seconds` until each
+    has re-queued its events and published them (backlog 0)."""
     since = utc_now() - timedelta(seconds=window_seconds) if window_seconds else None
     databases = {name: database for name, database in service_databases().items()
                  if only is None or name in only}
@@ -53,7 +55,7 @@ async def request(settings: StackSettings, window_seconds: float | None = None,
         settings.operator_mongo_uri, tz_aware=True, serverSelectionTimeoutMS=10_000)
     try:
         for database in databases.values():
-            await request_redrive(client[database], since, by="mash reconcile")
+            await request_redrive(client[database], since, by="mash reconcile", rewind=rewind)
         deadline = time.monotonic() + wait_seconds
         while True:
             rows = []
@@ -81,9 +83,13 @@ def reconcile(
         help="Seconds back to re-drive (default: each service's MASH_REDRIVE_WINDOW_SECONDS, "
              "7 days).")] = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for every service.")] = 60.0,
+    rewind: Annotated[bool, typer.Option(
+        help="The broker restarted empty: every consumer reads its partitions again from the "
+             "start, so an offset left from the old broker never skips a re-driven event.")
+    ] = False,
 ) -> None:
     """Re-drive every case in flight from the databases (after the broker lost its topics)."""
-    rows = asyncio.run(request(StackSettings(), window, wait))
+    rows = asyncio.run(request(StackSettings(), window, wait, rewind=rewind))
     print(f"{'service':<32} {'re-queued':>9} {'unsent':>7}  state")
     for r in rows:
         state = "done" if r.done and r.backlog == 0 else (

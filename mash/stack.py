@@ -232,15 +232,16 @@ class Stack:
         # Ready once they are published again, before any new traffic.
         await self.reconcile(wait_seconds=self.settings.ready_timeout_seconds)
 
-    async def reconcile(self, wait_seconds: float = 0.0) -> None:
-        """Ask every service to re-drive what may be in flight (`mash reconcile`)."""
+    async def reconcile(self, wait_seconds: float = 0.0, *, rewind: bool = False) -> None:
+        """Ask every service to re-drive what may be in flight (`mash reconcile`),
+        with ``rewind`` after the broker restarted empty (`--rewind`)."""
         # Only the services this stack runs: one it does not run (a test's
         # stack of a few) would be waited for in vain.
         # A service's replicas share its database: it is asked once.
         running = list(dict.fromkeys(service_of(c.name) for c in self.children
                                      if c.name not in ("broker", "database", "prometheus")))
         rows = await request_redrive(self.settings, wait_seconds=wait_seconds,
-                                     only=running or None)
+                                     only=running or None, rewind=rewind)
         requeued = sum(r.requeued or 0 for r in rows)
         if requeued:
             self.echo(f"stack: re-drive: {requeued} event(s) in flight published again")
@@ -260,7 +261,7 @@ class Stack:
         await self.stop_service("broker")
         await self.start_broker()
         if redrive:
-            await self.reconcile(wait_seconds)
+            await self.reconcile(wait_seconds, rewind=True)
 
     async def start_servers(self) -> None:
         """The broker and the database, with every topic created."""

@@ -52,12 +52,19 @@ The request is a document ``{_id: "redrive"}`` in the service's own
 batches (so a re-drive never races a batch in flight), does it, and records
 when and how many events it re-queued. A request made while the service is
 down is done when it starts.
+
+A request may also say the broker restarted empty (``rewind``): then every
+process of the service, each replica too, has its consumers read their
+partitions again from the start (``plumbing.rebalance``) before re-driving.
+Each process does it once per request, and only while the request is fresh:
+a process started a day later has nothing of the old broker to forget.
 """
 
 import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -90,8 +97,13 @@ REDRIVE = "redrive"
 # A record's headers and framing beside its value, under the broker's 1 MiB.
 MAX_RECORD_BYTES = MAX_EVENT_BYTES + 100_000
 
+# A rewind asked for longer ago than this is not done by a process that
+# starts later: it has read nothing from the old broker.
+REWIND_FRESH = timedelta(minutes=10)
+
 # Ids of outbox events a service still needs delivered whatever their age.
 InFlight = Callable[[], Awaitable[list[str]]]
+Rewind = Callable[[], Awaitable[None]]
 
 
 class Unpublishable(Exception):
@@ -227,6 +239,9 @@ class OutboxRelay:
         self._control_seconds = control_seconds
         self._control_checked = 0.0
         self.in_flight: InFlight | None = None
+        # The service's consumers read again from the start (see rewind).
+        self.on_rewind: Rewind | None = None
+        self._rewound: str | None = None
         self.watching = False
         self.service = service
         self.store: OutboxStore = store or MongoOutbox(db, service)
@@ -325,8 +340,11 @@ class OutboxRelay:
         if now - self._control_checked < self._control_seconds:
             return
         self._control_checked = now
-        request = await self._db[CONTROL].find_one({"_id": REDRIVE, "done_at": None})
+        request = await self._db[CONTROL].find_one({"_id": REDRIVE})
         if request is None:
+            return
+        await self._rewind_if_asked(request)
+        if request.get("done_at") is not None:
             return
         since = request.get("since") or utc_now() - self.redrive_window
         count = await self.redrive(since)
@@ -337,6 +355,17 @@ class OutboxRelay:
         )
         log.info("re-drive: %d outbox event(s) since %s queued to publish again", count,
                  f"{since:%Y-%m-%d %H:%M:%S}")
+
+    async def _rewind_if_asked(self, request: dict[str, Any]) -> None:
+        """Every process rewinds once per request (the re-drive itself is
+        done once, by whichever replica sees it first)."""
+        token, at = request.get("rewind_id"), request.get("requested_at")
+        if not token or token == self._rewound or self.on_rewind is None:
+            return
+        self._rewound = token
+        if isinstance(at, datetime) and utc_now() - at > REWIND_FRESH:
+            return
+        await self.on_rewind()
 
     async def redrive(self, since: datetime) -> int:
         """Mark unsent what may still be in flight; the relay republishes it."""
@@ -433,11 +462,12 @@ class OutboxRelay:
 
 
 async def request_redrive(db: AsyncDatabase[dict[str, Any]], since: datetime | None,
-                          by: str) -> None:
-    """Ask the service that owns ``db`` to re-drive (the operator's side)."""
+                          by: str, *, rewind: bool = False) -> None:
+    """Ask the service that owns ``db`` to re-drive (the operator's side);
+    ``rewind`` when the broker restarted empty."""
     await db[CONTROL].update_one(
         {"_id": REDRIVE},
         {"$set": {"requested_at": utc_now(), "since": since, "by": by, "done_at": None,
-                  "requeued": None}},
+                  "requeued": None, "rewind_id": uuid.uuid4().hex if rewind else None}},
         upsert=True,
     )

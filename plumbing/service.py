@@ -34,6 +34,10 @@ from plumbing.unit_of_work import CHAIN, UnitOfWork, chain_name
 from plumbing.wire import decode_json
 
 READY_MARKER = "MASH-READY"
+# After the broker restarted empty, every assignment for this long reads its
+# partitions from the start: it covers a group's rejoin and a slow batch of
+# the old broker committing its offsets late.
+REWIND_SECONDS = 120.0
 
 Job = Callable[[], Awaitable[Any]]
 
@@ -132,6 +136,7 @@ class Service:
         self.relay = OutboxRelay(self.db, self.broker, self._committed, settings.outbox_poll_seconds,
                                  redrive_window=timedelta(seconds=settings.redrive_window_seconds),
                                  watch=settings.outbox_change_stream, service=name)
+        self.relay.on_rewind = self._rewind
         self.guard.keep = self._keep_dead_letter
         self.batches = BatchConsumer(self.uow, self.guard)
         self._startup: list[Job] = [lambda: audit.require_key(self.uow.audit_key, name),
@@ -190,6 +195,19 @@ class Service:
                 consumer = getattr(subscriber, "consumer", None)
                 return consumer if isinstance(consumer, AIOKafkaConsumer) else None
         return None
+
+    async def _rewind(self) -> None:
+        """The broker restarted empty: every consumer reads again from the start."""
+        for subscriber in self.broker.subscribers:
+            listener = getattr(subscriber, "_listener", None)
+            if not isinstance(listener, RewindStaleOffsets):
+                continue
+            try:
+                await listener.rewind(REWIND_SECONDS)
+            except Exception:
+                # One consumer's failure must not keep the others, or the
+                # re-drive, from their work.
+                self.log.exception("could not rewind a consumer")
 
     def consume(self, subscription: Subscription[Any], topic_names: Sequence[str], *,
                 group: str | None, title: str, description: str | None = None,

@@ -174,7 +174,8 @@ async def test_broker_restarted_empty(fault_stack: Stack, fault_wire: Wire) -> N
         await fault_stack.stop_service("broker")
         await fault_stack.start_broker()  # empty: every topic created again
         back = time.monotonic()
-        await fault_stack.reconcile(wait_seconds=60)  # re-drive from the databases
+        # Re-drive from the databases; every consumer reads the new broker from the start.
+        await fault_stack.reconcile(wait_seconds=60, rewind=True)
         redriven = time.monotonic()
         await run.collector.restart()
         resent = await run.resend_lost(before=back)

@@ -12,9 +12,18 @@ from aiokafka.errors import (
     MessageSizeTooLargeError,
     TopicAuthorizationFailedError,
 )
+from mongomock_motor import AsyncMongoMockClient
 
 from contracts.envelope import utc_now
-from plumbing.outbox import MAX_RECORD_BYTES, OutboxRelay, stuck_line
+from plumbing.outbox import (
+    CONTROL,
+    MAX_RECORD_BYTES,
+    REDRIVE,
+    REWIND_FRESH,
+    OutboxRelay,
+    request_redrive,
+    stuck_line,
+)
 
 TOPICS = {"mash.a", "mash.b"}
 
@@ -158,3 +167,36 @@ def test_the_pause_after_failures_grows_and_is_capped() -> None:
 def test_a_stuck_line_reads_without_a_value() -> None:
     assert stuck_line({"_id": "x", "topic": "t"}) == "x to t (no value, 0 failed attempt(s)): " \
                                                      "not tried yet"
+
+
+async def test_each_process_rewinds_once_per_fresh_request_and_the_redrive_is_done_once(
+) -> None:
+    db: Any = AsyncMongoMockClient(tz_aware=True)["control"]
+    rewound: list[str] = []
+
+    def process(name: str) -> OutboxRelay:
+        r = OutboxRelay(db, cast(Any, FakeBroker()), asyncio.Event(), 0.5, watch=False,
+                        control_seconds=0, store=FakeOutbox(), known_topics=lambda: TOPICS)
+
+        async def rewind() -> None:
+            rewound.append(name)
+
+        r.on_rewind = rewind
+        return r
+
+    first, second = process("replica 1"), process("replica 2")
+    await request_redrive(db, None, by="test")
+    await first._check_control()
+    assert rewound == []  # a re-drive alone never rewinds
+    await request_redrive(db, None, by="test", rewind=True)
+    for _ in range(3):
+        await first._check_control()
+        await second._check_control()
+    assert rewound == ["replica 1", "replica 2"]  # each process, once
+    assert (await db[CONTROL].find_one({"_id": REDRIVE}))["done_at"] is not None
+
+    # A process started long after the request has nothing to forget.
+    await db[CONTROL].update_one({"_id": REDRIVE}, {"$set": {
+        "requested_at": utc_now() - REWIND_FRESH - timedelta(seconds=1)}})
+    await process("started a day later")._check_control()
+    assert rewound == ["replica 1", "replica 2"]
