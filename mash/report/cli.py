@@ -1,10 +1,12 @@
 """`mash report`: the board's monthly performance report, Ofsted's Annex A
-List 1, and emerging risks. Each reads the case records (``load``), counts
-them with the pure functions beside it, and writes files."""
+List 1, emerging risks and the workload model. Each reads the case records
+or the case views (``load``), counts them with the pure functions beside it,
+and writes files."""
 
 import asyncio
 import sys
 from datetime import date, datetime, time, timedelta
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +19,7 @@ from mash.report.period import LONDON, Period, days, month, year_before
 from mash.report.records import CaseDoc, contacts
 
 report_app = typer.Typer(help="Reports for the board and inspectors: performance, Ofsted "
-                              "Annex A, emerging risks.", no_args_is_help=True)
+                              "Annex A, emerging risks, workload.", no_args_is_help=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -157,3 +159,107 @@ def emerging_cmd(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(emerging.markdown(w, found, len(considered)), "utf-8")
     typer.echo(f"written to {target}")
+
+
+def _text(path: Path | None, packaged: str, what: str) -> str:
+    if path is None:
+        return files("mash.report.workload").joinpath(packaged).read_text("utf-8")
+    try:
+        return path.read_text("utf-8")
+    except OSError as error:
+        raise _fail(f"cannot read the {what} {path}: {error.strerror}") from error
+
+
+@report_app.command("workload")
+def workload_cmd(
+    weeks: Annotated[int | None, typer.Option(
+        min=1, help="Weeks of history to measure demand from, ending now (default 4; with "
+                    "--generated-year, the whole 52).")] = None,
+    staffing_file: Annotated[Path | None, typer.Option(
+        "--staffing", help="The staffing plan: who is on which shift (TOML; default: the "
+                           "packaged example, mash/report/workload/staffing.toml).")] = None,
+    target: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Share of each RAG to decide within its timescale.")] = 0.98,
+    research_target: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="Share of each agency's answers within the research window "
+                               "(default: --target).")] = None,
+    assumptions_file: Annotated[Path | None, typer.Option(
+        "--assumptions", help="The assumed minutes per activity (TOML; default: "
+                              "mash/report/workload/assumptions.toml).")] = None,
+    generated_year: Annotated[bool, typer.Option(
+        "--generated-year", help="Measure a generated year of a hub worked by --staffing "
+                                 "instead of the case views: no running stack needed.")] = False,
+    contacts_per_month: Annotated[float | None, typer.Option(
+        min=1.0, help="Simulate this volume: the generated year's, or the measured demand "
+                      "scaled with the same hours, RAG mix and agencies.")] = None,
+    horizon_weeks: Annotated[float, typer.Option(
+        min=1.0, help="Weeks each simulated run counts (after a week's warm-up).")] = 4.0,
+    runs: Annotated[int, typer.Option(min=1, help="Simulated runs pooled per plan.")] = 3,
+    seed: Annotated[int, typer.Option(help="The first run's random seed.")] = 1,
+    search: Annotated[bool, typer.Option(
+        help="Search for the smallest staffing that meets the target.")] = True,
+    out: Annotated[Path | None, typer.Option(
+        help="Directory for report.md, the charts and staffing-recommended.toml "
+             "(default: reports/workload-<date>).")] = None,
+) -> None:
+    """How many people each shift needs to meet the timescales.
+
+    Measures the demand from the case views (arrivals by hour of week and
+    RAG, agencies asked, what the hub achieved), simulates the staffing plan,
+    and searches for the smallest plan that meets the target."""
+    from mash.report.workload import assumptions, demand, history, staffing
+    from mash.report.workload import report as workload
+
+    try:
+        assumed = assumptions.parse(_text(assumptions_file, assumptions.FILE, "assumptions"))
+        plan = staffing.parse(_text(staffing_file, "staffing.toml", "staffing plan"))
+    except (assumptions.AssumptionsError, staffing.StaffingError) as error:
+        raise _fail(str(error)) from error
+    now = utc_now()
+    if generated_year:
+        volume = contacts_per_month or 3000.0
+        typer.echo(f"generating a year of a hub of {volume:,.0f} contacts a month worked by "
+                   f"'{plan.version}'", err=True)
+        views, start, end = history.generate(history.Profile(contacts_per_month=volume),
+                                             assumed, plan, weeks=52, seed=seed + 2026)
+        begin = max(start, end - timedelta(weeks=weeks or 52))
+        source = (f"A generated year: {volume:,.0f} contacts a month (this project's "
+                  f"estimated hours and RAG mix), worked by the plan '{plan.version}'")
+        measured = demand.measure(views, begin, end, assumed, as_of=end)
+        simulated = measured
+        name = f"workload-generated-{volume:.0f}"
+    else:
+        end = now
+        begin = end - timedelta(weeks=weeks or 4)
+        try:
+            views = asyncio.run(load.case_views(load.ReportSettings().mongo(), begin, end))
+        except PyMongoError as error:
+            raise _fail(f"cannot read the case views: {type(error).__name__}") from error
+        source = f"The hub's case views ({len(views)} read)"
+        measured = demand.measure(views, begin, end, assumed, as_of=now)
+        simulated = measured
+        if contacts_per_month is not None:
+            if not measured.per_week():
+                raise _fail("no case was opened in the period: there is nothing to scale")
+            simulated = measured.scaled(contacts_per_month)
+        name = f"workload-{now.astimezone(LONDON):%Y-%m-%d}"
+    figures = workload.build(
+        simulated, assumed, plan, source=source, as_of=now, target=target,
+        research_target=research_target, measured=measured, weeks=horizon_weeks, runs=runs,
+        seed=seed, search=search, progress=lambda text: typer.echo(text, err=True))
+    target_dir = out or Path("reports") / name
+    target_dir.mkdir(parents=True, exist_ok=True)
+    from mash.report.workload.charts import draw
+
+    charts = draw(figures, target_dir)
+    (target_dir / "report.md").write_text(workload.markdown(figures, charts), "utf-8")
+    if figures.search is not None:
+        (target_dir / "staffing-recommended.toml").write_text(staffing.dumps(
+            figures.search.plan, f"The smallest staffing found meeting {target:.0%} "
+                                 f"({figures.search.trials} simulated plans), for "
+                                 f"{simulated.contacts_per_month():,.0f} contacts a month."),
+            "utf-8")
+    for line in workload.headlines(figures) if measured.per_week() else ["no case in the period"]:
+        typer.echo(f"- {line}")
+    typer.echo(f"written to {target_dir / 'report.md'}"
+               + (f"; charts: {', '.join(charts.values())}" if charts else ""))

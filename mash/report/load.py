@@ -5,7 +5,8 @@ each holds the contact that opened it (as intake normalised it, with the
 person index ids of its children and adults), every contact that joined it,
 the decisions, and every timescale with its due, met and breached times.
 Rejections come from intake's (``mash_intake.rejections``), only to say how
-many contacts could not be used.
+many contacts could not be used. The workload report reads the desk's case
+views (``mash_desk.case_views``, the ``contracts.caseview`` read model).
 
 The operator's own database user, as `mash case` reads it: the embedded
 stack's operator (from MASH_HOME) unless MASH_REPORT_MONGO_URI, or
@@ -19,6 +20,7 @@ from typing import Any
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo import AsyncMongoClient
 
+from contracts.caseview import COLLECTION, CaseView
 from mash.case import CaseSettings
 from mash.report.records import CaseDoc
 
@@ -76,5 +78,31 @@ async def rejected(uri: str, start: datetime, end: datetime) -> int:
     try:
         return int(await client[INTAKE].rejections.count_documents(
             {"at": {"$gte": start, "$lt": end}}))
+    finally:
+        await client.close()
+
+
+# The desk's case views (contracts/caseview.py): the read model folded from
+# the decision service's public events. The workload report reads these.
+VIEWS = "mash_desk"
+# Never read: what each agency disclosed and the rules' explanation.
+VIEW_NOT_READ = {"agencies.items": 0, "proposal.explanation": 0}
+
+
+def views_received_between(start: datetime, end: datetime) -> dict[str, Any]:
+    """Case views whose first contact was received in [start, end), widened
+    by a day each side: the view keeps times as ISO text (its JSON form)."""
+    low, high = start - SLACK, end + SLACK
+    return {"$or": [{"received_at": {"$gte": f"{low:%Y-%m-%d}", "$lt": f"{high:%Y-%m-%d}~"}},
+                    {"received_at": {"$gte": low, "$lt": high}}]}
+
+
+async def case_views(uri: str, start: datetime, end: datetime) -> list[CaseView]:
+    """Every case view with its first contact received in [start, end)."""
+    client = _client(uri)
+    try:
+        cursor = client[VIEWS][COLLECTION].find(views_received_between(start, end),
+                                                VIEW_NOT_READ)
+        return [CaseView.model_validate(doc) async for doc in cursor]
     finally:
         await client.close()
