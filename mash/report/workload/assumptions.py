@@ -53,7 +53,8 @@ class Assumptions:
     research_window: MappingProxyType[Rag, float]   # hours agencies have to answer
     activities: MappingProxyType[str, Work]         # ACTIVITIES, by name
     research: MappingProxyType[str, Work]           # by agency; "default" for the rest
-    sources: MappingProxyType[str, str]             # "timescales", "research_window"
+    sources: MappingProxyType[str, str]   # "timescales", "research_window", "people"
+    casework_share: float = 1.0   # of a shift, the most a person spends hands-on on cases
 
     def activity(self, name: str) -> Work:
         return self.activities[name]
@@ -128,6 +129,11 @@ def parse(text: str) -> Assumptions:
     if unknown:
         raise AssumptionsError(f"activity: unknown {', '.join(unknown)} "
                                f"(the activities are {', '.join(ACTIVITIES)})")
+    people = data.get("people", {})
+    share = people.get("casework_share", 1.0) if isinstance(people, dict) else None
+    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 < share <= 1:
+        raise AssumptionsError(f"people.casework_share: a share above 0 and at most 1, got {share!r}")
+    sources["people"] = str(people.get("source", "")) if isinstance(people, dict) else ""
     research = data.get("research", {})
     if "default" not in research:
         raise AssumptionsError("research.default: the minutes for an agency not listed")
@@ -139,4 +145,4 @@ def parse(text: str) -> Assumptions:
                                      for a in ACTIVITIES}),
         research=MappingProxyType({a: _work(f"research:{a}", t, f"research.{a}", role=a)
                                    for a, t in research.items()}),
-        sources=MappingProxyType(sources))
+        sources=MappingProxyType(sources), casework_share=float(share))

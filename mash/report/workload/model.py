@@ -120,6 +120,7 @@ class Prediction:
     research: tuple[ResearchPrediction, ...]
     hours: tuple[HourPrediction, ...]
     waits: MappingProxyType[tuple[str, str, Rag], float]   # (shift, role, rag) -> minutes waited
+    busy_posts: MappingProxyType[Post, float]              # (shift, role) -> hours of work begun
     events: int
 
     def share(self, rag: Rag) -> float | None:
@@ -142,9 +143,17 @@ class Prediction:
                 out[r.agency] = target - share
         return out
 
-    def meets(self, target: float, research_target: float | None = None) -> bool:
+    def overworked(self, casework_share: float) -> dict[str, float]:
+        """Roles whose hands-on work exceeds the share of their shifts
+        available for casework, by how much."""
+        return {r.role: u - casework_share for r in self.roles
+                if (u := r.utilisation) is not None and u > casework_share}
+
+    def meets(self, target: float, research_target: float | None = None,
+              casework_share: float = 1.0) -> bool:
         return not self.shortfall(target) and not self.research_shortfall(
-            target if research_target is None else research_target)
+            target if research_target is None else research_target) and not self.overworked(
+            casework_share)
 
     def busiest(self, n: int = 5) -> list[HourPrediction]:
         return sorted(self.hours, key=lambda h: (-h.cases, h.hour))[:n]
@@ -265,6 +274,7 @@ class _Tally:
     plan: StaffingPlan
     decided: dict[int, float] = field(default_factory=dict)
     busy: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    busy_posts: defaultdict[Post, float] = field(default_factory=lambda: defaultdict(float))
     waits: defaultdict[tuple[str, str, Rag], float] = field(
         default_factory=lambda: defaultdict(float))
     asked: Counter[str] = field(default_factory=Counter)
@@ -289,15 +299,20 @@ class _Tally:
 
 def simulate(demand: Demand, assumptions: Assumptions, plan: StaffingPlan, *,
              weeks: float = 4.0, warmup_weeks: float = 1.0, seed: int = 1,
-             discipline: Discipline = "priority") -> Prediction:
-    """Simulate ``weeks`` of the hub under ``plan``; what it predicts."""
+             discipline: Discipline = "priority", given: list[Case] | None = None
+             ) -> Prediction:
+    """Simulate ``weeks`` of the hub under ``plan``; what it predicts.
+    ``given`` replaces the random arrivals with these cases (times in
+    minutes from the first Monday midnight, warm-up included)."""
     env = simpy.Environment()
-    agencies = sorted({a for r in RAGS for a in demand.asked[r]})
+    agencies = sorted({a for r in RAGS for a in demand.asked[r]}
+                      | {a for c in given or () for a, _ in c.research})
     plan = plan.with_roles((*PEOPLE, *agencies))
     rotas = {role: Rota(env, plan.steps(role)) for role in plan.roles}
     start = warmup_weeks * MINUTES_A_WEEK
     tally = _Tally(start, start + weeks * MINUTES_A_WEEK, plan)
-    every = cases(demand, assumptions, warmup_weeks + weeks, seed)
+    every = given if given is not None else cases(demand, assumptions, warmup_weeks + weeks,
+                                                  seed)
 
     def key(case: Case) -> float:
         if discipline == "fifo":
@@ -317,14 +332,18 @@ def simulate(demand: Demand, assumptions: Assumptions, plan: StaffingPlan, *,
             del tally.pending[id(granted)]
             tally.waited(asked, env.now, role, case.rag)
             tally.busy[role] += minutes
+            shift = tally.shift(env.now, role)
+            if shift is not None:
+                tally.busy_posts[(shift, role)] += minutes / 60
         yield env.timeout(minutes)
         rota.release()
 
     def research(agency: str, minutes: float, case: Case,
                  by: float) -> Generator[simpy.Event, Any, None]:
-        yield from work(agency, minutes, case)
         if tally.counts(case):
             tally.asked[agency] += 1
+        yield from work(agency, minutes, case)
+        if tally.counts(case):
             tally.in_window[agency] += env.now <= by
 
     def one(case: Case) -> Generator[simpy.Event, Any, None]:
@@ -379,7 +398,8 @@ def _prediction(every: Iterable[Case], tally: _Tally, plan: StaffingPlan,
         hours=tuple(HourPrediction(h, len(hours[h]), within_hour[h],
                                    sum(finite[h]) / len(finite[h]) if finite[h] else math.inf)
                     for h in sorted(hours)),
-        waits=MappingProxyType(dict(tally.waits)), events=len(tally.decided))
+        waits=MappingProxyType(dict(tally.waits)),
+        busy_posts=MappingProxyType(dict(tally.busy_posts)), events=len(tally.decided))
 
 
 # --- what the staffing search needs ------------------------------------------------
@@ -430,8 +450,11 @@ def trial(demand: Demand, assumptions: Assumptions, *, target: float,
     ``weeks`` (seeds ``seed``, ``seed + 1``, ...), and where the waiting was.
     A post's pressure is the minutes waited there by the RAGs short of their
     target (and, for an agency, its answers short of the window), each
-    weighted by how far short."""
+    weighted by how far short; and, for a role busier than the share of its
+    shifts available for casework, the hours worked there weighted by the
+    excess."""
     on_time = research_target if research_target is not None else target
+    cap = assumptions.casework_share
 
     def judge(plan: StaffingPlan) -> Trial:
         results = [simulate(demand, assumptions, plan, weeks=weeks, seed=seed + i)
@@ -444,12 +467,19 @@ def trial(demand: Demand, assumptions: Assumptions, *, target: float,
             weight = short.get(rag, 0.0) + late_answers.get(role, 0.0)
             if weight > 0:
                 pressure[(shift, role)] += weight * minutes
+        over = pooled.overworked(cap)
+        for (shift, role), hours in pooled.busy_posts.items():
+            if role in over:
+                pressure[(shift, role)] += over[role] * hours * 60
         shares = ", ".join(f"{r.value} {p.share:.1%}" for r, p in pooled.rags.items()
                            if p.share is not None)
         if late_answers:
             shares += "; answers late: " + ", ".join(
-                f"{a} {target - s:.1%} short" for a, s in sorted(late_answers.items()))
-        return Trial(not short and not late_answers, dict(pressure), shares)
+                f"{a} {s:.1%} short" for a, s in sorted(late_answers.items()))
+        if over:
+            shares += "; busier than casework allows: " + ", ".join(
+                f"{r} {cap + e:.0%}" for r, e in sorted(over.items()))
+        return Trial(not short and not late_answers and not over, dict(pressure), shares)
 
     return judge
 
@@ -476,9 +506,12 @@ def pool(results: list[Prediction]) -> Prediction:
                      for i, r in enumerate(results[0].research))
     waits: defaultdict[tuple[str, str, Rag], float] = defaultdict(float)
     hours: dict[int, list[HourPrediction]] = {}
+    busy: defaultdict[Post, float] = defaultdict(float)
     for p in results:
         for k, v in p.waits.items():
             waits[k] += v
+        for post, hours_ in p.busy_posts.items():
+            busy[post] += hours_
         for h in p.hours:
             hours.setdefault(h.hour, []).append(h)
     return Prediction(
@@ -488,4 +521,5 @@ def pool(results: list[Prediction]) -> Prediction:
                                    sum(x.mean_minutes * x.cases for x in xs)
                                    / max(1, sum(x.cases for x in xs)))
                     for h, xs in sorted(hours.items())),
-        waits=MappingProxyType(dict(waits)), events=sum(p.events for p in results))
+        waits=MappingProxyType(dict(waits)), busy_posts=MappingProxyType(dict(busy)),
+        events=sum(p.events for p in results))

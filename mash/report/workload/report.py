@@ -68,9 +68,11 @@ def _scaled(plan: StaffingPlan, k: float) -> StaffingPlan:
 
 def curve(demand: Demand, assumptions: Assumptions, plan: StaffingPlan, *, weeks: float,
           seed: int, scales: Iterable[float] = CURVE) -> tuple[CurvePoint, ...]:
-    out = []
+    out: list[CurvePoint] = []
     for k in scales:
         scaled = _scaled(plan, k)
+        if any(c.people_hours == scaled.people_hours() for c in out):
+            continue   # rounding gave the same plan
         p = model.simulate(demand, assumptions, scaled, weeks=weeks, seed=seed)
         shares = [r.share for r in p.research if r.share is not None]
         out.append(CurvePoint(k, scaled.people_hours(),
@@ -154,7 +156,8 @@ def headlines(w: Workload) -> list[str]:
         verdict = "meets" if s.meets else "does not meet"
         lines.append(f"The smallest staffing found that {verdict} the target of {_pct(w.target)} "
                      f"(every RAG within its timescale, every agency within its research "
-                     f"window at {_pct(w.research_target)}): {s.plan.people_hours():,.0f} "
+                     f"window at {_pct(w.research_target)}, nobody hands-on for more than "
+                     f"{_pct(a.casework_share)} of a shift): {s.plan.people_hours():,.0f} "
                      f"people-hours a week, predicting {_rag_line(w.recommended, a)}"
                      + (f" ({s.stopped})" if s.stopped else "") + ".")
     return lines
@@ -171,7 +174,9 @@ def _measured_vs_assumed(w: Workload) -> list[str]:
             ["Timescales (RED/AMBER/GREEN hours)", "assumed (settings)",
              a.sources.get("timescales", "")],
             ["Research windows (hours)", "assumed (settings)",
-             a.sources.get("research_window", "")]]
+             a.sources.get("research_window", "")],
+            [f"Share of a shift for casework ({_pct(a.casework_share)})", "assumed",
+             a.sources.get("people", "")]]
     for name in ACTIVITIES:
         work = a.activity(name)
         rows.append([f"Minutes of {name} ({work.role}, per {work.per})", "assumed",
@@ -210,11 +215,13 @@ def _prediction_tables(p: Prediction, a: Assumptions, target: float) -> list[str
                    _minutes(p.rags[rag].p50), _minutes(p.rags[rag].p90),
                    _minutes(p.rags[rag].p95), str(p.rags[rag].undecided)]
                   for rag in RAGS), text=2)
-    out += ["", "Utilisation (hands-on work over people-hours on duty; above 100% means work "
-                "finished after the shift ended):", ""]
+    out += ["", "Utilisation: hands-on work over people-hours on duty (above 100%: work "
+                f"finished after the shift ended; ✗ above the {_pct(a.casework_share)} of a "
+                "shift available for casework):", ""]
     out += _table(["Role", "Busy hours", "On duty hours", "Utilisation"],
                   ([r.role, f"{r.busy_hours:,.0f}", f"{r.on_duty_hours:,.0f}",
-                    _pct(r.utilisation)] for r in p.roles))
+                    _pct(r.utilisation) + (" ✗" if (r.utilisation or 0) > a.casework_share
+                                           else "")] for r in p.roles))
     out += ["", "Research answered within the window:", ""]
     out += _table(["Agency", "Enquiries", "Within the window"],
                   ([r.agency, str(r.asked), _pct(r.share)] for r in p.research))
