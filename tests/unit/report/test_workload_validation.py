@@ -52,21 +52,42 @@ name = "weekday day"
 days = ["Mon", "Tue", "Wed", "Thu", "Fri"]
 start = "08:00"
 end = "18:00"
-staff = { referral-advisor = 1, social-worker = 1, manager = 1, police = 1, health = 1, education = 1, childrens-social-care = 1, probation = 1, housing = 1 }
+[shift.staff]
+referral-advisor = 1
+social-worker = 1
+manager = 1
+police = 1
+health = 1
+education = 1
+childrens-social-care = 1
+probation = 1
+housing = 1
 
 [[shift]]
 name = "weekday night"
 days = ["Mon", "Tue", "Wed", "Thu", "Fri"]
 start = "18:00"
 end = "08:00"
-staff = { referral-advisor = 1, social-worker = 1, manager = 1, police = 1, health = 1, childrens-social-care = 1 }
+[shift.staff]
+referral-advisor = 1
+social-worker = 1
+manager = 1
+police = 1
+health = 1
+childrens-social-care = 1
 
 [[shift]]
 name = "weekend"
 days = ["Sat", "Sun"]
 start = "08:00"
 end = "08:00"
-staff = { referral-advisor = 1, social-worker = 1, manager = 1, police = 1, health = 1, childrens-social-care = 1 }
+[shift.staff]
+referral-advisor = 1
+social-worker = 1
+manager = 1
+police = 1
+health = 1
+childrens-social-care = 1
 """)
 HISTORY_WEEKS = 26
 
@@ -93,7 +114,8 @@ def errors(measured: Demand, p: Prediction) -> dict[str, float]:
     out: dict[str, float] = {}
     for rag in RAGS:
         seen, guess = measured.decisions[rag].share, p.share(rag)
-        assert seen is not None and guess is not None
+        assert seen is not None
+        assert guess is not None
         out[rag.value] = guess - seen
     for t in measured.research:
         mine = next(r for r in p.research if r.agency == t.agency)
@@ -105,7 +127,8 @@ def errors(measured: Demand, p: Prediction) -> dict[str, float]:
 def test_the_history_is_a_regime_where_the_answer_matters(measured: Demand) -> None:
     red = measured.decisions[Rag.RED]
     assert red.resolved > 800
-    assert red.share is not None and 0.80 < red.share < 0.95
+    assert red.share is not None
+    assert 0.80 < red.share < 0.95
     late_agencies = [t for t in measured.research if t.within_window / t.asked < 0.9]
     assert late_agencies, "some agency answers late in this history"
 
