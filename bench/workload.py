@@ -100,8 +100,8 @@ def validation(assumed: Assumptions, seeds: int) -> None:
             errors[rag.value].append(100 * (g - s))
             row.append(f"{rag.value} seen {s:.1%} predicted {g:.1%}")
         print(f"{'validation history ' + str(seed + 1):<44}  " + "; ".join(row))
-    for rag, found in errors.items():
-        print(f"{'error, ' + rag + ', percentage points':<44}  mean {statistics.mean(found):+.2f}, "
+    for name, found in errors.items():
+        print(f"{'error, ' + name + ', percentage points':<44}  mean {statistics.mean(found):+.2f}, "
               f"largest {max(found, key=abs):+.2f} over {len(found)} histories")
 
 
