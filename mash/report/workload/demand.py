@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from contracts.caseview import CaseView
+from contracts.caseview import RAG_ORDER, CaseView
 from contracts.casework import HistoryKind
 from contracts.contact import Rag
 from mash.report.workload.assumptions import RAGS, Assumptions
@@ -127,15 +127,22 @@ class Demand:
             {r: (sum(self.arrivals[r]) / HOURS_A_WEEK,) * HOURS_A_WEEK for r in RAGS}))
 
     def busiest_hours(self, n: int = 5) -> list[tuple[int, float]]:
-        """The hours of the week with the most cases arriving, most first."""
+        """The hours of the week with the most cases arriving, most first
+        (hours with none left out)."""
         total = [sum(self.arrivals[r][h] for r in RAGS) for h in range(HOURS_A_WEEK)]
-        return sorted(enumerate(total), key=lambda kv: (-kv[1], kv[0]))[:n]
+        busy = [(h, x) for h, x in enumerate(total) if x > 0]
+        return sorted(busy, key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
 def rag_of(view: CaseView) -> Rag | None:
-    """The RAG the case was worked at: triage (what research ran at and the
-    tray sorted by from the start), else the rating it has now."""
-    return view.triage_rag or view.rag
+    """The RAG the case's decision timescale ran at: the more urgent of the
+    triage RAG (what research ran at) and the rules' proposal (which shortens
+    the timescale when it raises the rating), as the board's report counts
+    RED; else the rating it has now."""
+    rated = [r for r in (view.triage_rag, view.proposal.rag if view.proposal else None) if r]
+    if not rated:
+        return view.rag
+    return min(rated, key=lambda r: RAG_ORDER[r])
 
 
 def first_decision(view: CaseView) -> datetime | None:

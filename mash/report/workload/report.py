@@ -255,8 +255,8 @@ def markdown(w: Workload, charts: Mapping[str, str] | None = None) -> str:
     out += ["## Headlines", ""] + [f"- {line}" for line in headlines(w)]
 
     out += ["", "## Measured demand", "",
-            "Cases opened (the first contact's receipt), by the triage RAG the hub worked "
-            "them at.", ""]
+            "Cases opened (the first contact's receipt), by the RAG their decision timescale "
+            "ran at: the triage RAG, or the rules' proposal where it raised it.", ""]
     out += _table(["RAG", "Cases", "Cases a week", "Contacts per case", "Agencies asked per case"],
                   ([rag.value, str(m.cases[rag]), f"{m.per_week(rag):.1f}",
                     f"{m.contacts_per_case[rag]:.2f}", f"{sum(m.asked[rag].values()):.1f}"]
@@ -326,7 +326,8 @@ def markdown(w: Workload, charts: Mapping[str, str] | None = None) -> str:
             "- The social worker collates when every agency asked has answered or the "
             "research window has passed; a late answer still costs its researcher's time.",
             "- Timescales run in clock hours from the first contact's receipt to the "
-            "manager's first decision, at the triage RAG.",
+            "manager's first decision, at the triage RAG or the proposal's where it raised it; "
+            "the model works a case at that RAG from its arrival.",
             "- The model simulates the hub's own activity set only; a practitioner's other "
             "duties (strategy meetings, visits, supervision, leave) are not in it: staff on "
             "shift is people at the MASH's work, not headcount."]

@@ -5,7 +5,7 @@ from importlib.resources import files
 
 import pytest
 
-from contracts.caseview import AgencyLine, CaseView, ContactLine, Decided, HistoryLine
+from contracts.caseview import AgencyLine, CaseView, ContactLine, Decided, HistoryLine, Proposed
 from contracts.casework import Actor, HistoryKind, Role
 from contracts.contact import Child, Consent, ConsentState, Contact, Rag, Referrer
 from contracts.events import Outcome
@@ -133,8 +133,22 @@ def test_scaled_keeps_the_shape_and_flattened_keeps_the_volume() -> None:
     assert len(set(flat.arrivals[Rag.RED])) == 1
 
 
+def test_a_case_the_proposal_raised_to_red_counts_as_red() -> None:
+    raised = view("R3", START + timedelta(hours=10), Rag.AMBER, decided_after=300)
+    raised.proposal = Proposed(rag=Rag.RED, outcome=Outcome.STRATEGY_DISCUSSION, text="x",
+                               at=START + timedelta(hours=11))
+    lowered = view("A2", START + timedelta(hours=10), Rag.AMBER, decided_after=300)
+    lowered.proposal = Proposed(rag=Rag.GREEN, outcome=Outcome.NFA, text="x",
+                                at=START + timedelta(hours=11))
+    d = measure([raised, lowered], START, END, ASSUMED)
+    assert d.cases == {Rag.RED: 1, Rag.AMBER: 1, Rag.GREEN: 0}
+    assert d.decisions[Rag.RED].late == 1    # 5 hours against RED's 4
+    assert d.decisions[Rag.AMBER].within == 1
+
+
 def test_an_empty_period_measures_nothing_and_cannot_be_scaled() -> None:
     d = measure([], START, END, ASSUMED)
     assert d.per_week() == 0
+    assert d.busiest_hours() == []
     with pytest.raises(ValueError, match="nothing to scale"):
         d.scaled(3000)
