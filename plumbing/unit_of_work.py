@@ -11,7 +11,10 @@ handlers through an in-memory one (``tests/fakes.py``).
 A batch costs a fixed number of statements beyond what its handlers do: one
 query for the claims already recorded, and at commit one ``insert_many`` of
 new claims, one of outbox events and two writes to the audit chain.
-Statements, not documents, are what the database spends its time on.
+Statements, not documents, are what the database spends its time on: so a
+handler that reads and rewrites whole documents (a case, a case's view) can
+stage them (``Transaction.documents``), and a batch that touches one case
+seven times reads it once and writes it once.
 """
 
 import asyncio
@@ -24,7 +27,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
@@ -51,6 +54,50 @@ def chain_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._/:-]", "-", text)[:120] or DEFAULT_CHAIN
 
 
+@dataclass
+class Staged:
+    """One collection's documents as a transaction reads and rewrites them:
+    each read from the database once, every change kept here, and all of
+    them written at the commit in one statement. Only for documents that
+    this consumer alone changes while it holds the batch (a case is handled
+    by the one consumer that owns its partition); the database still
+    detects a writer elsewhere as a conflict."""
+
+    collection: Any
+    session: Any
+    _read: dict[Any, dict[str, Any] | None] = field(default_factory=dict)
+    _changed: dict[Any, dict[str, Any]] = field(default_factory=dict)
+
+    async def find(self, doc_id: Any) -> dict[str, Any] | None:
+        """The document as this transaction last left it (a copy)."""
+        if doc_id in self._changed:
+            return dict(self._changed[doc_id])
+        if doc_id not in self._read:
+            self._read[doc_id] = await self.collection.find_one({"_id": doc_id},
+                                                                session=self.session)
+        doc = self._read[doc_id]
+        return dict(doc) if doc is not None else None
+
+    def seen(self, doc: dict[str, Any]) -> None:
+        """A document this transaction read by a query of its own: later
+        ``find``s of it need no statement."""
+        self._read.setdefault(doc["_id"], doc)
+
+    def replace(self, doc: dict[str, Any]) -> None:
+        """The whole document as it is to be written (created if new)."""
+        self._changed[doc["_id"]] = doc
+
+    async def write(self) -> None:
+        if self._changed:
+            await self.collection.bulk_write(
+                [ReplaceOne({"_id": doc_id}, doc, upsert=True)
+                 for doc_id, doc in self._changed.items()], session=self.session)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self._changed)
+
+
 class Transaction(Protocol):
     """What a handler may do in its unit of work: read and write its
     service's own collections (``db``, with ``session`` on every call), claim
@@ -68,6 +115,8 @@ class Transaction(Protocol):
               what: Mapping[str, Any] | None = None, at: datetime | None = None) -> None: ...
 
     def after_commit(self, action: Callable[[], None]) -> None: ...
+
+    def documents(self, collection: str) -> Staged: ...
 
 
 class ClaimRaced(OperationFailure):
@@ -90,6 +139,7 @@ class MongoTransaction:
     _claimed: set[str] = field(default_factory=set)
     _known: set[str] = field(default_factory=set)
     _after: list[Callable[[], None]] = field(default_factory=list)
+    _staged: dict[str, Staged] = field(default_factory=dict)
     audit_key: audit.Key | None = None
     # (signer, private key): every event this service emits is signed, so a
     # consumer can tell it came from here (decision checks findings so).
@@ -143,7 +193,15 @@ class MongoTransaction:
         """Run ``action`` once the transaction has committed (never if not)."""
         self._after.append(action)
 
+    def documents(self, collection: str) -> Staged:
+        """``collection``'s documents staged in this transaction (``Staged``)."""
+        if collection not in self._staged:
+            self._staged[collection] = Staged(self.db[collection], self.session)
+        return self._staged[collection]
+
     async def _flush(self, heads: Heads) -> Appended | None:
+        for staged in self._staged.values():
+            await staged.write()
         if self._claims:
             try:
                 await self.db[PROCESSED].insert_many(self._claims, session=self.session)
@@ -162,7 +220,8 @@ class MongoTransaction:
 
     @property
     def wrote(self) -> bool:
-        return bool(self._claims or self._pending or self._notes)
+        return bool(self._claims or self._pending or self._notes
+                    or any(s.changed for s in self._staged.values()))
 
 
 def entry(topic: str, event: Event[Any], *, key: str | None = None,

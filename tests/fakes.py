@@ -21,7 +21,7 @@ from mongomock_motor import AsyncMongoMockClient
 
 from contracts.envelope import Event, utc_now
 from plumbing import audit
-from plumbing.unit_of_work import CHAIN, DEFAULT_CHAIN, entry
+from plumbing.unit_of_work import CHAIN, DEFAULT_CHAIN, Staged, entry
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,15 @@ class Emitted:
     topic: str
     event: Event[Any]
     key: str
+
+
+class MockStaged(Staged):
+    """Staged documents written one by one: mongomock's ``bulk_write`` does
+    not take the present PyMongo's ``ReplaceOne``."""
+
+    async def write(self) -> None:
+        for doc_id, doc in self._changed.items():
+            await self.collection.replace_one({"_id": doc_id}, doc, upsert=True)
 
 
 @dataclass
@@ -41,6 +50,7 @@ class FakeTransaction:
     notes: list[audit.Note] = field(default_factory=list)
     claims: set[str] = field(default_factory=set)
     after: list[Callable[[], None]] = field(default_factory=list)
+    staged: dict[str, Staged] = field(default_factory=dict)
 
     async def claim(self, event_id: str) -> bool:
         if event_id in self.uow.claimed or event_id in self.claims:
@@ -60,6 +70,11 @@ class FakeTransaction:
     def after_commit(self, action: Callable[[], None]) -> None:
         self.after.append(action)
 
+    def documents(self, collection: str) -> Staged:
+        if collection not in self.staged:
+            self.staged[collection] = MockStaged(self.db[collection], None)
+        return self.staged[collection]
+
 
 class FakeUnitOfWork:
     """What committed: ``claimed`` ids, ``outbox`` events, ``audit`` notes by
@@ -78,6 +93,8 @@ class FakeUnitOfWork:
         tx = FakeTransaction(self.db, self, chain or CHAIN.get() or DEFAULT_CHAIN)
         try:
             yield tx
+            for staged in tx.staged.values():
+                await staged.write()
         except BaseException:
             self.aborts += 1
             raise

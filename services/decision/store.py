@@ -1,12 +1,14 @@
 """Decision's own database: one document per case (``cases``), from the first
 event that names it to its last decision.
 
-What arrives from other services is attached with atomic field updates, so a
+What arrives from other services is attached to the case as it stands, so a
 finding, a further contact and the case opening can come in any order; the
 casework (state, proposal, recommendation, decisions, history, timescales,
-review) is then read, changed by the domain and written back in the same
-transaction. Two transactions changing one case conflict and one is retried
-by the consumer guard (WriteConflict), so no change is lost.
+review) is then changed by the domain and the whole case written back in
+the same transaction. A batch's transaction stages its cases
+(``Transaction.documents``): a case its batch names seven times is read once
+and written once. Two transactions changing one case conflict and one is
+retried by the consumer guard (WriteConflict), so no change is lost.
 
 Two fields exist for the sweeper's queries: ``research_deadline`` (while
 gathering) and ``sla_next`` (the next warning or breach due on any of the
@@ -46,8 +48,11 @@ class Attached:
     new: bool
 
 
+CASES = "cases"
+
+
 async def _read(tx: Transaction, case_id: str) -> tuple[dict[str, Any], bool]:
-    doc: dict[str, Any] | None = await tx.db.cases.find_one({"_id": case_id}, session=tx.session)
+    doc = await tx.documents(CASES).find(case_id)
     if doc is None:
         return {"_id": case_id, "state": "gathering", "findings": {}}, True
     return doc, False
@@ -99,22 +104,18 @@ async def record_added(tx: Transaction, event: ContactAdded) -> Attached | None:
 
 
 async def load(tx: Transaction, case_id: str) -> CaseRecord | None:
-    doc: dict[str, Any] | None = await tx.db.cases.find_one({"_id": case_id}, session=tx.session)
+    doc = await tx.documents(CASES).find(case_id)
     return CaseRecord.model_validate(doc) if doc else None
 
 
 async def save(tx: Transaction, case: CaseRecord, attached: Attached | None = None) -> None:
-    """The casework, and what an event attached to the case, in one write."""
-    fields = case.model_dump(mode="json", include=CASEWORK_FIELDS)
-    change: dict[str, Any] = {"$set": {**(attached.fields if attached else {}), **fields,
-                                       "sla_next": case.next_alert()}}
-    if attached is not None and attached.new:
-        change["$setOnInsert"] = {"findings": {}} if "findings" not in attached.fields else {}
-        if not change["$setOnInsert"]:
-            del change["$setOnInsert"]
-    await tx.db.cases.update_one({"_id": case.case_id}, change,
-                                 upsert=attached is not None and attached.new,
-                                 session=tx.session)
+    """The casework, and what an event attached to the case, staged to be
+    written with the transaction."""
+    doc, _ = await _read(tx, case.case_id)
+    doc.update(attached.fields if attached else {})
+    doc.update(case.model_dump(mode="json", include=CASEWORK_FIELDS))
+    doc["sla_next"] = case.next_alert()
+    tx.documents(CASES).replace(doc)
 
 
 async def due_for_sweep(db: AsyncDatabase[dict[str, Any]], now: datetime,

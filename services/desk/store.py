@@ -30,18 +30,20 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
 
 
 async def load(tx: Transaction, case_id: str) -> CaseView | None:
-    doc = await tx.db[COLLECTION].find_one({"_id": case_id}, session=tx.session)
+    """A case's view as this transaction last left it: a batch of events
+    about one case reads it once (``Transaction.documents``)."""
+    doc = await tx.documents(COLLECTION).find(case_id)
     return CaseView.model_validate(doc) if doc else None
 
 
 async def save(tx: Transaction, view: CaseView, now: datetime) -> None:
+    """Staged: every view a batch changed is written at its commit, at once."""
     view.updated_at = now
     # JSON types throughout (BSON has no date), but the times the tray
     # sorts and filters on stay times.
     doc = view.model_dump(mode="json", by_alias=True)
     doc.update({name: getattr(view, name) for name in TIMES})
-    await tx.db[COLLECTION].replace_one({"_id": view.case_id}, doc, upsert=True,
-                                        session=tx.session)
+    tx.documents(COLLECTION).replace(doc)
 
 
 async def view(db: AsyncDatabase[dict[str, Any]], case_id: str) -> CaseView | None:

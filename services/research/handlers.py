@@ -43,12 +43,15 @@ class Researcher:
         return filed
 
     async def disclose(self, tx: Transaction, enquiry: EnquiryRequested,
-                       cause: ResearchNoteCommand | None = None) -> FindingReported:
+                       cause: ResearchNoteCommand | None = None,
+                       records: list[domain.Record] | None = None) -> FindingReported:
         """Answer the enquiry from the agency's records as they stand in this
-        transaction: the finding, its disclosure record and audit entry, and
-        the finding queued to publish. ``cause``: the note that made the
-        agency answer again, which the finding names as its cause."""
-        records = await store.records_for(tx, enquiry)
+        transaction (``records``, when read already): the finding, its
+        disclosure record and audit entry, and the finding queued to publish.
+        ``cause``: the note that made the agency answer again, which the
+        finding names as its cause."""
+        if records is None:
+            records = await store.records_for(tx, enquiry)
         finding, used = domain.answer(enquiry, records, self.policy, utc_now(),
                                       cause=None if cause is None else cause.id)
         await store.audit_disclosure(tx, enquiry, finding, used, self.policy.version)
@@ -86,10 +89,11 @@ class Researcher:
         """The most urgent waiting enquiries, up to ``limit``, answered in
         this transaction; how many."""
         pending = await store.next_pending(tx, limit)
+        records = await store.records_for_each(tx, [enquiry for enquiry, _ in pending])
         for enquiry, trace in pending:
             with (logs.about(enquiry.data.case_id),
                   tracing.continued(trace, f"{enquiry.data.agency} research")):
-                finding = await self.disclose(tx, enquiry)
+                finding = await self.disclose(tx, enquiry, records=records[enquiry.id])
                 await store.mark_answered(tx, enquiry.id, finding.id, utc_now())
         return len(pending)
 

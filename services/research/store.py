@@ -74,6 +74,8 @@ async def enqueue(tx: Transaction, enquiry: EnquiryRequested, priority: int,
 
 
 _QUEUE_ORDER = [("priority", 1), ("answer_by", 1), ("queued_at", 1)]
+ENQUIRIES = "enquiries"
+DISCLOSURES = "disclosures"
 
 
 async def any_pending(db: AsyncDatabase[dict[str, Any]]) -> bool:
@@ -85,21 +87,28 @@ async def any_pending(db: AsyncDatabase[dict[str, Any]]) -> bool:
 async def next_pending(tx: Transaction, limit: int = 1
                        ) -> list[tuple[EnquiryRequested, dict[str, str]]]:
     """The most urgent enquiries waiting (RED first, then the earliest
-    deadline), each with the trace it arrived in."""
+    deadline), each with the trace it arrived in. Staged: answering them
+    needs no further read, and all are marked in one write at the commit."""
     cursor = tx.db.enquiries.find({"state": "pending"}, session=tx.session).sort(
         _QUEUE_ORDER).limit(limit)
-    return [(EnquiryRequested.model_validate(doc["event"]), dict(doc.get("trace") or {}))
-            async for doc in cursor]
+    staged = tx.documents(ENQUIRIES)
+    found = []
+    async for doc in cursor:
+        staged.seen(doc)
+        found.append((EnquiryRequested.model_validate(doc["event"]),
+                      dict(doc.get("trace") or {})))
+    return found
 
 
 async def mark_answered(tx: Transaction, enquiry_id: str, finding_id: str,
                         now: datetime) -> bool:
-    result = await tx.db.enquiries.update_one(
-        {"_id": enquiry_id, "state": "pending"},
-        {"$set": {"state": "answered", "finding_id": finding_id, "answered_at": now}},
-        session=tx.session,
-    )
-    return bool(result.modified_count == 1)
+    """Staged: written with the transaction. False when it was not waiting."""
+    staged = tx.documents(ENQUIRIES)
+    doc = await staged.find(enquiry_id)
+    if doc is None or doc.get("state") != "pending":
+        return False
+    staged.replace({**doc, "state": "answered", "finding_id": finding_id, "answered_at": now})
+    return True
 
 
 async def waiting(db: AsyncDatabase[dict[str, Any]]) -> int:
@@ -125,30 +134,47 @@ async def seed_if_empty(db: AsyncDatabase[dict[str, Any]], agency: str, size: in
     return len(docs)
 
 
+def _keys(enquiry: EnquiryRequested) -> set[str]:
+    return {_family_key(s.family_name) for s in enquiry.data.subjects}
+
+
+def _record(doc: dict[str, Any]) -> Record:
+    return Record(
+        record_id=doc["_id"],
+        record_type=doc["record_type"],
+        given_name=doc["given_name"],
+        family_name=doc["family_name"],
+        date_of_birth=_as_date(doc.get("date_of_birth")),
+        postcode=doc.get("postcode"),
+        summary=doc["summary"],
+        occurred_on=_as_date(doc["occurred_on"]) or date.min,
+        risk=doc["risk"],
+    )
+
+
 async def records_for(tx: Transaction, enquiry: EnquiryRequested) -> list[Record]:
-    keys = sorted({_family_key(s.family_name) for s in enquiry.data.subjects})
-    cursor = tx.db.records.find({"family_key": {"$in": keys}}, session=tx.session)
-    return [
-        Record(
-            record_id=doc["_id"],
-            record_type=doc["record_type"],
-            given_name=doc["given_name"],
-            family_name=doc["family_name"],
-            date_of_birth=_as_date(doc.get("date_of_birth")),
-            postcode=doc.get("postcode"),
-            summary=doc["summary"],
-            occurred_on=_as_date(doc["occurred_on"]) or date.min,
-            risk=doc["risk"],
-        )
-        async for doc in cursor
-    ]
+    return (await records_for_each(tx, [enquiry]))[enquiry.id]
+
+
+async def records_for_each(tx: Transaction, enquiries: list[EnquiryRequested]
+                           ) -> dict[str, list[Record]]:
+    """Each enquiry's candidate records (by family name), for all of them in
+    one query."""
+    wanted = sorted(set().union(*(_keys(e) for e in enquiries))) if enquiries else []
+    found: list[tuple[str, Record]] = []
+    if wanted:
+        cursor = tx.db.records.find({"family_key": {"$in": wanted}}, session=tx.session)
+        found = [(doc["family_key"], _record(doc)) async for doc in cursor]
+    each = {e.id: _keys(e) for e in enquiries}
+    return {e.id: [r for key, r in found if key in each[e.id]] for e in enquiries}
 
 
 async def audit_disclosure(tx: Transaction, enquiry: EnquiryRequested,
                            finding: FindingReported, record_ids: list[str],
                            policy_version: str) -> None:
     data = finding.data
-    await tx.db.disclosures.insert_one(
+    # Staged: a batch's disclosure records are written in one statement.
+    tx.documents(DISCLOSURES).replace(
         {
             "_id": finding.id,
             "case_id": data.case_id,
@@ -164,9 +190,7 @@ async def audit_disclosure(tx: Transaction, enquiry: EnquiryRequested,
             "records_drawn_on": record_ids,
             "disclosed": [item.model_dump(mode="json") for item in data.items],
             "at": data.answered_at,
-        },
-        session=tx.session,
-    )
+        })
 
 
 async def enquiry_for(tx: Transaction, case_id: str) -> tuple[str, EnquiryRequested | None] | None:
