@@ -30,7 +30,8 @@ async def measure(backlog: int) -> dict[str, float]:
         wire = Wire(stack.settings)
         try:
             began = time.monotonic()
-            red_seconds, green_before, green_waiting = await red_behind_green(wire, backlog)
+            red_seconds, green_before, green_waiting, overtook, _ = \
+                await red_behind_green(wire, backlog)
             queue = wire.mongo["mash_research_police"].enquiries
             while await queue.count_documents({"state": {"$ne": "answered"}}) or \
                     await queue.count_documents({}) < backlog + 1:
@@ -42,6 +43,7 @@ async def measure(backlog: int) -> dict[str, float]:
     return {"backlog_green": backlog, "red_answered_s": round(red_seconds, 2),
             "green_answered_before_red": green_before,
             "green_still_waiting_when_red_answered": green_waiting,
+            "green_answered_while_red_waited": overtook,
             "backlog_drained_s": round(drained, 2),
             "red_over_drain": round(red_seconds / drained, 3)}
 

@@ -4,6 +4,7 @@ import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from contracts import topics
 from contracts.contact import ConsentState, Rag
@@ -24,10 +25,19 @@ def enquiry(run: str, n: int, rag: Rag) -> EnquiryRequested:
         source="/mash/intake", subject=case, correlation_id=case)
 
 
-async def red_behind_green(wire: Wire, backlog: int) -> tuple[float, int, int]:
-    """Send `backlog` GREEN enquiries then one RED on one partition; return the
-    seconds until RED was answered, how many GREEN were answered before it,
-    and how many GREEN were still waiting then."""
+class RedBehindGreen(NamedTuple):
+    took: float  # seconds from sending RED to its answer
+    before: int  # GREEN answered before it
+    left: int  # GREEN still waiting (or not yet read) then
+    # GREEN answered after RED was filed and before it was answered: what
+    # the worker had in hand when RED arrived, never the queue.
+    overtook: int
+    filed_first: int  # GREEN filed before RED (FIFO would answer them first)
+
+
+async def red_behind_green(wire: Wire, backlog: int) -> RedBehindGreen:
+    """Send `backlog` GREEN enquiries then one RED on one partition; how RED
+    fared."""
     run = uuid.uuid4().hex[:6]
     producer = await wire.producer()
     topic = topics.enquiries("police")
@@ -48,8 +58,14 @@ async def red_behind_green(wire: Wire, backlog: int) -> tuple[float, int, int]:
                                                   "answered_at": {"$lt": done["answered_at"]}})
             waiting = await queue.count_documents({**mine, "state": "pending"})
             not_yet_read = backlog - await queue.count_documents(mine) + 1
-            return took, before, waiting + not_yet_read
+            overtook = await queue.count_documents({
+                **mine, "_id": {"$ne": red.id},
+                "answered_at": {"$gt": done["queued_at"], "$lt": done["answered_at"]}})
+            filed_first = await queue.count_documents({
+                **mine, "_id": {"$ne": red.id}, "queued_at": {"$lt": done["queued_at"]}})
+            return RedBehindGreen(took, before, waiting + not_yet_read, overtook, filed_first)
         assert time.monotonic() - sent < 180, "the RED enquiry was never answered"
         await asyncio.sleep(0.2)
+
 
 
