@@ -60,16 +60,21 @@ def _staff(w: Workload) -> "Figure":
     ys = [100 * (c.research or 0) for c in w.curve]
     ax.plot(xs, ys, marker=".", linestyle="--", color="#0072b2",
             label="worst agency within its research window")
+    busiest = [100 * c.busiest[1] if c.busiest else 0.0 for c in w.curve]
+    ax.plot(xs, busiest, marker="x", linestyle=":", color="#808080",
+            label="busiest role's utilisation")
     ax.axhline(100 * w.target, color="#404040", linewidth=0.8, linestyle=":",
                label=f"target {100 * w.target:.0f}%")
+    ax.axhline(100 * w.assumptions.casework_share, color="#808080", linewidth=0.8,
+               linestyle="--", label=f"casework share {100 * w.assumptions.casework_share:.0f}%")
     if w.search is not None:
         ax.axvline(w.search.plan.people_hours(), color="#808080", linewidth=0.8)
         ax.annotate("recommended", (w.search.plan.people_hours(), 5), fontsize="small",
                     rotation=90, ha="right")
     ax.set_xlabel("people on shift: people-hours a week (every post of the recommended plan "
                   "scaled together)")
-    ax.set_ylabel("% in time")
-    ax.set_ylim(0, 102)
+    ax.set_ylabel("% in time; % of shift hands-on")
+    ax.set_ylim(0, 125)
     ax.set_title("Timeliness against staff on shift (simulated)")
     ax.legend(loc="lower right", fontsize="small")
     return fig

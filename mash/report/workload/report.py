@@ -32,6 +32,7 @@ class CurvePoint:
     people_hours: float
     shares: tuple[tuple[Rag, float | None], ...]
     research: float | None   # the worst agency's share answered within the window
+    busiest: tuple[str, float] | None = None   # the role with the highest utilisation
 
 
 @dataclass(frozen=True)
@@ -67,17 +68,21 @@ def _scaled(plan: StaffingPlan, k: float) -> StaffingPlan:
 
 
 def curve(demand: Demand, assumptions: Assumptions, plan: StaffingPlan, *, weeks: float,
-          seed: int, scales: Iterable[float] = CURVE) -> tuple[CurvePoint, ...]:
+          seed: int, runs: int = 1, scales: Iterable[float] = CURVE) -> tuple[CurvePoint, ...]:
+    """Every post of ``plan`` scaled by each of ``scales`` (rounded), each
+    simulated on the same runs as the search judged plans on."""
     out: list[CurvePoint] = []
     for k in scales:
         scaled = _scaled(plan, k)
         if any(c.people_hours == scaled.people_hours() for c in out):
             continue   # rounding gave the same plan
-        p = model.simulate(demand, assumptions, scaled, weeks=weeks, seed=seed)
+        p = _simulate(demand, assumptions, scaled, weeks, runs, seed)
         shares = [r.share for r in p.research if r.share is not None]
+        used = [(r.role, u) for r in p.roles if (u := r.utilisation) is not None]
         out.append(CurvePoint(k, scaled.people_hours(),
                               tuple((rag, p.share(rag)) for rag in RAGS),
-                              min(shares) if shares else None))
+                              min(shares) if shares else None,
+                              max(used, key=lambda x: x[1]) if used else None))
     return tuple(out)
 
 
@@ -104,7 +109,7 @@ def build(demand: Demand, assumptions: Assumptions, plan: StaffingPlan, *, sourc
             seed=seed, runs=runs), budget=budget)
         recommended = _simulate(demand, assumptions, found.plan, weeks, runs, seed)
         say("tracing timeliness against staff on shift")
-        points = curve(demand, assumptions, found.plan, weeks=weeks, seed=seed)
+        points = curve(demand, assumptions, found.plan, weeks=weeks, seed=seed, runs=runs)
     return Workload(source, as_of, assumptions, demand, measured or demand, plan, predicted,
                     target, on_time, found, recommended, points, runs, weeks)
 
@@ -149,6 +154,12 @@ def headlines(w: Workload) -> list[str]:
     if d is not w.measured:
         lines.append(f"Measured: {w.measured.contacts_per_month():,.0f} contacts a month, "
                      f"scaled to {per_month:,.0f} with the same hours, RAG mix and agencies.")
+    seen = sum(1 for h in range(168) if any(w.measured.arrivals[r][h] for r in RAGS))
+    if seen < 168 * 0.75:
+        lines.append(f"Caution: only {seen} of the week's 168 hours saw a case in the period "
+                     f"({sum(w.measured.cases.values())} cases over {w.measured.weeks:.1f} weeks). "
+                     "The model takes the others to bring none, so what it says of those hours "
+                     "rests on no data: measure more weeks.")
     lines.append(f"With the staffing plan '{w.plan.version}' ({w.plan.people_hours():,.0f} "
                  f"people-hours a week), the model predicts {_rag_line(w.predicted, a)}.")
     if w.search is not None and w.recommended is not None:
@@ -308,11 +319,16 @@ def markdown(w: Workload, charts: Mapping[str, str] | None = None) -> str:
         out += ["", *_prediction_tables(w.recommended, a, w.target)]
         out += chart("staff", "Timeliness against staff on shift")
         if w.curve:
-            out += ["", "Every post scaled together (the recommended plan = 1.0):", ""]
+            out += ["", "Every post scaled together (the recommended plan = 1.0). A smaller "
+                        "plan can be in time and still not meet the target: its busiest role is "
+                        f"hands-on for more than the {_pct(a.casework_share)} of a shift "
+                        "available for casework (✗).", ""]
             out += _table(["Scale", "People-hours a week", *(r.value for r in RAGS),
-                           "Worst agency in window"],
+                           "Worst agency in window", "Busiest role"],
                           ([f"{c.scale:.2f}", f"{c.people_hours:,.0f}",
-                            *(_pct(s_) for _, s_ in c.shares), _pct(c.research)]
+                            *(_pct(s_) for _, s_ in c.shares), _pct(c.research),
+                            "-" if c.busiest is None else f"{c.busiest[0]} {_pct(c.busiest[1])}"
+                            + (" ✗" if c.busiest[1] > a.casework_share else "")]
                            for c in w.curve))
         out += ["", "<details><summary>The search, step by step</summary>", ""]
         out += _table(["Change", "Kept", "People-hours", "Result"],

@@ -39,6 +39,7 @@ def test_build_simulates_the_plan_searches_and_traces_the_curve(
     assert w.curve
     assert w.curve[0].people_hours < w.curve[-1].people_hours
     assert len({c.people_hours for c in w.curve}) == len(w.curve)
+    assert all(c.busiest is not None and c.busiest[1] > 0 for c in w.curve)
 
 
 def test_the_words_say_what_is_measured_and_what_is_assumed(workload: report.Workload) -> None:
@@ -54,6 +55,7 @@ def test_the_words_say_what_is_measured_and_what_is_assumed(workload: report.Wor
     assert "![Arrivals by hour of the week](a.png)" in text
     assert "![Timeliness against staff on shift](s.png)" in text
     assert "| Mon 09:00 |" in text   # the busiest hour of the hand-built hub
+    assert "Caution: only 4 of the week's 168 hours saw a case" in text
 
 
 def test_the_charts_are_drawn(workload: report.Workload, tmp_path: Path) -> None:
