@@ -28,17 +28,18 @@ def _short(code: str, label: str, width: int = 30) -> str:
     return text if len(text) <= width else text[:width - 1].rstrip() + "…"
 
 
-def _figure(height: float) -> "Figure":
+def figure(height: float, width: float = 9) -> "Figure":
+    """A blank figure on the Agg backend (every report's charts start here)."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(9, height), layout="constrained")
+    return Figure(figsize=(width, height), layout="constrained")
 
 
 def _sources(p: Performance) -> "Figure":
-    fig = _figure(1.2 + 0.35 * len(p.by_source))
+    fig = figure(1.2 + 0.35 * len(p.by_source))
     ax = fig.subplots()
     labels = [_short(s.code, s.label) for s in p.by_source][::-1]
     values = [s.contacts for s in p.by_source][::-1]
@@ -51,7 +52,7 @@ def _sources(p: Performance) -> "Figure":
 
 
 def _agencies(p: Performance) -> "Figure":
-    fig = _figure(1.2 + 0.35 * len(p.by_agency))
+    fig = figure(1.2 + 0.35 * len(p.by_agency))
     ax = fig.subplots()
     names = [a for a, _ in p.by_agency][::-1]
     values = [n for _, n in p.by_agency][::-1]
@@ -64,7 +65,7 @@ def _agencies(p: Performance) -> "Figure":
 
 
 def _conversion(p: Performance) -> "Figure":
-    fig = _figure(1.6 + 0.4 * len(p.conversion))
+    fig = figure(1.6 + 0.4 * len(p.conversion))
     ax = fig.subplots()
     rows = p.conversion[::-1]
     labels = [_short(r.code, r.label) for r in rows]
@@ -82,7 +83,7 @@ def _conversion(p: Performance) -> "Figure":
 
 
 def _timeliness(p: Performance) -> "Figure":
-    fig = _figure(1.6 + 0.4 * len(p.timeliness))
+    fig = figure(1.6 + 0.4 * len(p.timeliness))
     ax = fig.subplots()
     rows = p.timeliness[::-1]
     names = [t.name for t in rows]
@@ -99,7 +100,7 @@ def _timeliness(p: Performance) -> "Figure":
 
 
 def _rag(p: Performance) -> "Figure":
-    fig = _figure(3.5)
+    fig = figure(3.5)
     ax = fig.subplots()
     stages = [name for name, _ in p.rag_stages]
     bottom = [0] * len(stages)

@@ -25,6 +25,7 @@ from contracts.casework import timescale_group
 from contracts.codes import cin_referral_sources
 from contracts.contact import Rag
 from contracts.events import Outcome
+from mash.report.markdown import table
 from mash.report.period import Period, pct, year_before
 from mash.report.records import CaseDoc, ContactRecord, TimescaleDoc, contacts
 
@@ -362,12 +363,6 @@ def _source_name(code: str, label: str) -> str:
     return f"{label} ({code})"
 
 
-def _table(header: list[str], rows: Iterable[list[str]], text: int = 1) -> list[str]:
-    """A Markdown table: the first ``text`` columns left-aligned, figures right."""
-    out = ["| " + " | ".join(header) + " |",
-           "|" + "|".join("---" if i < text else "---:" for i in range(len(header))) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
 
 
 def _cell(part: int, whole: int) -> str:
@@ -457,12 +452,12 @@ def markdown(p: Performance, charts: Mapping[str, str] | None = None) -> str:
 
     out += ["", "## Contact sources", "",
             "Who made the contact, by Children in Need referral source code.", ""]
-    out += _table(["Code", "Source", "Contacts", "%"],
+    out += table(["Code", "Source", "Contacts", "%"],
                   ([s.code, s.label, str(s.contacts), pct(s.contacts, p.contacts)]
                    for s in p.by_source), text=2)
     out += chart("sources", "Contacts by source")
     out += ["", "By referring agency:", ""]
-    out += _table(["Agency", "Contacts", "%"],
+    out += table(["Agency", "Contacts", "%"],
                   ([a, str(n), pct(n, p.contacts)] for a, n in p.by_agency))
     out += chart("agencies", "Contacts by agency")
 
@@ -470,14 +465,14 @@ def markdown(p: Performance, charts: Mapping[str, str] | None = None) -> str:
             "What each source's contacts led to (the case's current decision), as a share of "
             "that source's contacts. Rows add up to 100% with the contacts still awaiting a "
             "decision.", ""]
-    out += _table(["Source", "Contacts", *(SHORT[o] for o in OUTCOMES), "Awaiting"],
+    out += table(["Source", "Contacts", *(SHORT[o] for o in OUTCOMES), "Awaiting"],
                   ([f"{r.code} {r.label}", str(r.contacts),
                     *(_cell(r.count(o), r.contacts) for o in OUTCOMES),
                     _cell(r.awaiting, r.contacts)] for r in p.conversion))
     out += chart("conversion", "Conversion by source")
     totals = {o: sum(r.count(o) for r in p.conversion) for o in OUTCOMES}
     out += ["", "Where each outcome's work came from (share of that outcome's contacts):", ""]
-    out += _table(["Source", *(SHORT[o] for o in OUTCOMES)],
+    out += table(["Source", *(SHORT[o] for o in OUTCOMES)],
                   ([f"{r.code} {r.label}", *(pct(r.count(o), totals[o]) for o in OUTCOMES)]
                    for r in p.conversion))
 
@@ -485,7 +480,7 @@ def markdown(p: Performance, charts: Mapping[str, str] | None = None) -> str:
             f"Every timescale of the {_n(p.cases_opened, 'case')} opened in the month. Met: "
             "in time. Late: breached, met after it fell due, or still open past it. "
             "Withdrawn: no longer applies (the outcome changed). Open: not yet due.", ""]
-    out += _table(["Timescale", "Met", "Late", "Withdrawn", "Open", "Met in time"],
+    out += table(["Timescale", "Met", "Late", "Withdrawn", "Open", "Met in time"],
                   ([f"{t.text} (`{t.name}`)", str(t.met), str(t.late), str(t.withdrawn),
                     str(t.open), pct(t.met, t.met + t.late)] for t in p.timeliness))
     out += ["",
@@ -500,14 +495,14 @@ def markdown(p: Performance, charts: Mapping[str, str] | None = None) -> str:
             "(police give one), the MASH triage RAG the research ran at, the rules' proposal "
             "and the final decision.", ""]
     if p.rag_cases:
-        out += _table(["Stage", "RED", "AMBER", "GREEN", "Not given"],
+        out += table(["Stage", "RED", "AMBER", "GREEN", "Not given"],
                       ([stage, *(str(n) for _, n in counts)] for stage, counts in p.rag_stages))
         out += [""]
-        out += _table(["From", "To", "Same", "Raised", "Lowered", "No RAG before"],
+        out += table(["From", "To", "Same", "Raised", "Lowered", "No RAG before"],
                       ([c.before, c.after, str(c.same), str(c.raised), str(c.lowered),
                         str(c.not_given)] for c in p.rag_changes), text=2)
         out += ["", "Referrer's RAG (rows) against the final RAG (columns):", ""]
-        out += _table(["Referrer", "RED", "AMBER", "GREEN"],
+        out += table(["Referrer", "RED", "AMBER", "GREEN"],
                       ([label, *(str(n) for n in counts)] for label, counts in p.rag_matrix))
         out += ["", f"A manager changed the rules' proposed RAG in {_n(p.overridden, 'case')}."]
         out += chart("rag", "RAG at each stage")
@@ -526,7 +521,7 @@ def markdown(p: Performance, charts: Mapping[str, str] | None = None) -> str:
         out += [f"- {_n(r.without_person_id, 'contact')} named a child without a person index "
                 "id and could not be matched: the figure may be low by up to that many."]
     out += [""]
-    out += _table(["Source", "Re-contacts", "Contacts", "%"],
+    out += table(["Source", "Re-contacts", "Contacts", "%"],
                   ([code, str(n), str(of), pct(n, of)] for code, n, of in r.by_source))
     out += ["", "## Notes", "",
             "- Month boundaries are London midnights; a contact's month is when the MASH "

@@ -41,8 +41,8 @@ async def test_each_document_is_read_once_and_all_are_written_in_one_statement()
     assert cases.bulk == []  # nothing written before the commit
     await staged.write()
     [requests] = cases.bulk
-    assert [(r._filter, r._doc, r._upsert) for r in requests] == [
-        ({"_id": "a"}, {"_id": "a", "n": 7}, True), ({"_id": "b"}, {"_id": "b", "n": 1}, True)]
+    assert requests == [ReplaceOne({"_id": "a"}, {"_id": "a", "n": 7}, upsert=True),
+                        ReplaceOne({"_id": "b"}, {"_id": "b", "n": 1}, upsert=True)]
 
 
 async def test_a_reader_changing_its_copy_changes_nothing_staged() -> None:

@@ -6,6 +6,7 @@ Parsing only: the caller hands over the file's text, so nothing here touches
 the disk.
 """
 
+import random
 import tomllib
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -44,6 +45,17 @@ class Work:
 
     def mean(self, rag: Rag) -> float:
         return self.minutes[rag]
+
+    def draw(self, rng: random.Random, rag: Rag) -> float:
+        """Minutes this work takes once: gamma with its mean and coefficient
+        of variation (exactly the mean when the spread is 0)."""
+        mean = self.mean(rag)
+        if mean <= 0:
+            return 0.0
+        if self.cv <= 0:
+            return mean
+        shape = 1 / (self.cv * self.cv)
+        return rng.gammavariate(shape, mean / shape)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mash.report.charts import RAG_COLOURS
+from mash.report.charts import RAG_COLOURS, figure
 from mash.report.workload.assumptions import RAGS
 from mash.report.workload.report import DAY_NAMES, Workload
 
@@ -18,17 +18,8 @@ if TYPE_CHECKING:
 FILES = {"arrivals": "arrivals_by_hour_of_week.png", "staff": "timeliness_against_staff.png"}
 
 
-def _figure(height: float) -> "Figure":
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(10, height), layout="constrained")
-
-
 def _arrivals(w: Workload) -> "Figure":
-    fig = _figure(3.8)
+    fig = figure(3.8, width=10)
     ax = fig.subplots()
     d = w.demand
     hours = list(range(168))
@@ -50,7 +41,7 @@ def _arrivals(w: Workload) -> "Figure":
 
 
 def _staff(w: Workload) -> "Figure":
-    fig = _figure(4.2)
+    fig = figure(4.2, width=10)
     ax = fig.subplots()
     xs = [c.people_hours for c in w.curve]
     for i, rag in enumerate(RAGS):

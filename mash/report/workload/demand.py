@@ -23,14 +23,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from zoneinfo import ZoneInfo
 
 from contracts.caseview import RAG_ORDER, CaseView
 from contracts.casework import HistoryKind
 from contracts.contact import Rag
+from mash.report.period import LONDON
 from mash.report.workload.assumptions import RAGS, Assumptions
 
-LONDON = ZoneInfo("Europe/London")
 HOURS_A_WEEK = 168
 WEEKS_A_MONTH = 365.25 / 12 / 7
 DECIDING = (HistoryKind.AUTHORISED, HistoryKind.OVERRIDDEN)

@@ -28,6 +28,7 @@ from contracts.caseview import RAG_ORDER, AgencyLine, CaseView, ContactLine, Dec
 from contracts.casework import Actor, HistoryKind, Role
 from contracts.contact import Child, Consent, ConsentState, Contact, Rag, Referrer
 from contracts.events import Outcome
+from mash.report.period import LONDON
 from mash.report.workload.assumptions import (
     MANAGER,
     RAGS,
@@ -35,7 +36,6 @@ from mash.report.workload.assumptions import (
     SOCIAL_WORKER,
     Assumptions,
 )
-from mash.report.workload.demand import LONDON
 from mash.report.workload.staffing import MINUTES_A_WEEK, StaffingPlan
 
 AGENCIES = ("police", "health", "education", "childrens-social-care", "probation", "housing")
@@ -98,15 +98,6 @@ class _Case:
     decided: float | None = None
 
 
-def _gamma(rng: random.Random, mean: float, cv: float) -> float:
-    if mean <= 0:
-        return 0.0
-    if cv <= 0:
-        return mean
-    k = 1 / (cv * cv)
-    return rng.gammavariate(k, mean / k)
-
-
 def _arrivals(profile: Profile, weeks: float, rng: random.Random) -> Iterator[tuple[float, bool]]:
     """(minute, is police) by thinning a non-homogeneous Poisson process."""
     grid = range(0, MINUTES_A_WEEK, 5)
@@ -161,17 +152,16 @@ def run(profile: Profile, assumptions: Assumptions, plan: StaffingPlan, weeks: f
         while draw.random() < profile.further_contact / (1 + profile.further_contact):
             contacts += 1
         act = assumptions.activities
-        work = {"screening": sum(_gamma(draw, act["screening"].mean(rag), act["screening"].cv)
-                                 for _ in range(contacts)),
-                "social-worker": _gamma(draw, act["collation"].mean(rag), act["collation"].cv)
-                + _gamma(draw, act["recommendation"].mean(rag), act["recommendation"].cv),
-                "decision": _gamma(draw, act["decision"].mean(rag), act["decision"].cv),
-                "feedback": _gamma(draw, act["feedback"].mean(rag), act["feedback"].cv)}
+        work = {"screening": sum(act["screening"].draw(draw, rag) for _ in range(contacts)),
+                "social-worker": act["collation"].draw(draw, rag)
+                + act["recommendation"].draw(draw, rag),
+                "decision": act["decision"].draw(draw, rag),
+                "feedback": act["feedback"].draw(draw, rag)}
         research = {}
         for agency, share in profile.asked[rag].items():
             if draw.random() < share:
                 r = assumptions.research_of(agency)
-                research[agency] = _gamma(draw, r.mean(rag), r.cv)
+                research[agency] = r.draw(draw, rag)
         cases.append(_Case(number, rag, t, police, contacts, work, research))
 
     roles = (SCREENER, SOCIAL_WORKER, MANAGER, *AGENCIES)

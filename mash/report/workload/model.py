@@ -178,15 +178,6 @@ def _poisson(rng: random.Random, mean: float) -> int:
     return k
 
 
-def _gamma(rng: random.Random, mean: float, cv: float) -> float:
-    if mean <= 0:
-        return 0.0
-    if cv <= 0:
-        return mean
-    shape = 1 / (cv * cv)
-    return rng.gammavariate(shape, mean / shape)
-
-
 def cases(demand: Demand, assumptions: Assumptions, weeks: float, seed: int) -> list[Case]:
     """Arrivals over ``weeks`` from a Monday midnight, with each case's work
     drawn at once: the same seed gives the same cases whatever the staff."""
@@ -205,18 +196,15 @@ def cases(demand: Demand, assumptions: Assumptions, weeks: float, seed: int) -> 
     act = assumptions.activities
     for i, (at, rag) in enumerate(times):
         contacts = 1 + _poisson(work, max(0.0, demand.contacts_per_case[rag] - 1))
-        screening = sum(_gamma(work, act["screening"].mean(rag), act["screening"].cv)
-                        for _ in range(contacts))
+        screening = sum(act["screening"].draw(work, rag) for _ in range(contacts))
         research = []
         for agency, share in demand.asked[rag].items():
             if work.random() < share:
                 r = assumptions.research_of(agency)
-                research.append((agency, _gamma(work, r.mean(rag), r.cv)))
-        sw = (_gamma(work, act["collation"].mean(rag), act["collation"].cv)
-              + _gamma(work, act["recommendation"].mean(rag), act["recommendation"].cv))
+                research.append((agency, r.draw(work, rag)))
+        sw = act["collation"].draw(work, rag) + act["recommendation"].draw(work, rag)
         out.append(Case(i, rag, at, screening, tuple(research), sw,
-                        _gamma(work, act["decision"].mean(rag), act["decision"].cv),
-                        _gamma(work, act["feedback"].mean(rag), act["feedback"].cv)))
+                        act["decision"].draw(work, rag), act["feedback"].draw(work, rag)))
     return out
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.contact import Rag
+from mash.report.markdown import table
 from mash.report.period import LONDON
 from mash.report.workload import model, staffing
 from mash.report.workload.assumptions import ACTIVITIES, PEOPLE, RAGS, Assumptions
@@ -132,11 +133,6 @@ def hour_label(hour: int) -> str:
     return f"{DAY_NAMES[hour // 24]} {hour % 24:02d}:00"
 
 
-def _table(header: list[str], rows: Iterable[list[str]], text: int = 1) -> list[str]:
-    out = ["| " + " | ".join(header) + " |",
-           "|" + "|".join("---" if i < text else "---:" for i in range(len(header))) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
 
 
 def _rag_line(p: Prediction, a: Assumptions) -> str:
@@ -194,10 +190,10 @@ def _measured_vs_assumed(w: Workload) -> list[str]:
                      work.source])
     for agency, work in a.research.items():
         rows.append([f"Minutes of research: {agency}", "assumed", work.source])
-    return _table(["Figure", "Measured or assumed", "Source"], rows, text=3)
+    return table(["Figure", "Measured or assumed", "Source"], rows, text=3)
 
 
-def _plan_table(plan: StaffingPlan, other: StaffingPlan | None = None) -> list[str]:
+def _plantable(plan: StaffingPlan, other: StaffingPlan | None = None) -> list[str]:
     roles = [r for r in (*PEOPLE, *sorted(set(plan.roles) - set(PEOPLE)))
              if r in plan.roles or (other is not None and r in other.roles)]
     header = ["Shift", "Hours", *roles, "People-hours a week"]
@@ -215,11 +211,11 @@ def _plan_table(plan: StaffingPlan, other: StaffingPlan | None = None) -> list[s
                 cells.append(str(n))
         rows.append([s.name, hours, *cells,
                      f"{sum(s.staff.values()) * s.hours():,.0f}"])
-    return _table(header, rows, text=2)
+    return table(header, rows, text=2)
 
 
 def _prediction_tables(p: Prediction, a: Assumptions, target: float) -> list[str]:
-    out = _table(["RAG", "Timescale", "Cases simulated", "Decided in time", "p50", "p90", "p95",
+    out = table(["RAG", "Timescale", "Cases simulated", "Decided in time", "p50", "p90", "p95",
                   "Undecided at the end"],
                  ([rag.value, f"{a.timescales[rag]:g} h", str(p.rags[rag].cases),
                    _pct(p.share(rag)) + (" ✗" if (p.share(rag) or 1) < target else ""),
@@ -229,17 +225,17 @@ def _prediction_tables(p: Prediction, a: Assumptions, target: float) -> list[str
     out += ["", "Utilisation: hands-on work over people-hours on duty (above 100%: work "
                 f"finished after the shift ended; ✗ above the {_pct(a.casework_share)} of a "
                 "shift available for casework):", ""]
-    out += _table(["Role", "Busy hours", "On duty hours", "Utilisation"],
+    out += table(["Role", "Busy hours", "On duty hours", "Utilisation"],
                   ([r.role, f"{r.busy_hours:,.0f}", f"{r.on_duty_hours:,.0f}",
                     _pct(r.utilisation) + (" ✗" if (r.utilisation or 0) > a.casework_share
                                            else "")] for r in p.roles))
     out += ["", "Research answered within the window:", ""]
-    out += _table(["Agency", "Enquiries", "Within the window"],
+    out += table(["Agency", "Enquiries", "Within the window"],
                   ([r.agency, str(r.asked), _pct(r.share)] for r in p.research))
     worst = p.worst(5, least=max(3, int(p.weeks)))
     if worst:
         out += ["", "The hours of arrival least often decided in time (all RAGs):", ""]
-        out += _table(["Arriving", "Cases", "Decided in time", "Mean time to decision"],
+        out += table(["Arriving", "Cases", "Decided in time", "Mean time to decision"],
                       ([hour_label(h.hour), str(h.cases), _pct(h.within / h.cases),
                         _minutes(h.mean_minutes)] for h in worst))
     return out
@@ -268,22 +264,22 @@ def markdown(w: Workload, charts: Mapping[str, str] | None = None) -> str:
     out += ["", "## Measured demand", "",
             "Cases opened (the first contact's receipt), by the RAG their decision timescale "
             "ran at: the triage RAG, or the rules' proposal where it raised it.", ""]
-    out += _table(["RAG", "Cases", "Cases a week", "Contacts per case", "Agencies asked per case"],
+    out += table(["RAG", "Cases", "Cases a week", "Contacts per case", "Agencies asked per case"],
                   ([rag.value, str(m.cases[rag]), f"{m.per_week(rag):.1f}",
                     f"{m.contacts_per_case[rag]:.2f}", f"{sum(m.asked[rag].values()):.1f}"]
                    for rag in RAGS))
     out += chart("arrivals", "Arrivals by hour of the week")
     out += ["", "The busiest hours of the week (cases arriving, on average):", ""]
-    out += _table(["Hour", "Cases an hour"],
+    out += table(["Hour", "Cases an hour"],
                   ([hour_label(h), f"{n:.2f}"] for h, n in m.busiest_hours(5)))
     out += ["", "Each agency's answers, from the case's opening (measured):", ""]
-    out += _table(["Agency", "Asked", "Answered", "Within the research window", "p50", "p90"],
+    out += table(["Agency", "Asked", "Answered", "Within the research window", "p50", "p90"],
                   ([t.agency, str(t.asked), str(t.answered),
                     _pct(t.within_window / t.asked if t.asked else None),
                     _minutes(t.p50), _minutes(t.p90)] for t in m.research))
     out += ["", "What the hub achieved (measured): the first decision against the RAG "
                 "timescale.", ""]
-    out += _table(["RAG", "Decided in time", "Late", "Still open in time", "Share in time",
+    out += table(["RAG", "Decided in time", "Late", "Still open in time", "Share in time",
                    "p50", "p90", "Decided by a person"],
                   ([rag.value, str(s.within), str(s.late), str(s.open), _pct(s.share),
                     _minutes(s.p50), _minutes(s.p90), str(s.by_people)]
@@ -295,12 +291,12 @@ def markdown(w: Workload, charts: Mapping[str, str] | None = None) -> str:
     out += _measured_vs_assumed(w)
 
     out += ["", f"## Simulated timeliness under the plan '{w.plan.version}'", ""]
-    out += _plan_table(w.plan)
+    out += _plantable(w.plan)
     out += ["", *_prediction_tables(w.predicted, a, w.target)]
     if d is m and any(s.resolved for s in m.decisions.values()):
         out += ["", "Predicted against seen (the same plan only if the history was worked "
                     "with it):", ""]
-        out += _table(["RAG", "Seen in the history", "Predicted", "Difference"],
+        out += table(["RAG", "Seen in the history", "Predicted", "Difference"],
                       ([rag.value, _pct(m.decisions[rag].share), _pct(w.predicted.share(rag)),
                         f"{100 * ((w.predicted.share(rag) or 0) - (m.decisions[rag].share or 0)):+.1f} pp"]
                        for rag in RAGS if m.decisions[rag].resolved and w.predicted.rags[rag].cases))
@@ -313,7 +309,7 @@ def markdown(w: Workload, charts: Mapping[str, str] | None = None) -> str:
                 "then one taken off each post in turn wherever the target still held. "
                 f"{s.trials} simulated plans" + (f"; {s.stopped}" if s.stopped else "") + ". "
                 "In brackets: the plan's number, where it differs.", ""]
-        out += _plan_table(s.plan, w.plan)
+        out += _plantable(s.plan, w.plan)
         out += ["", f"People-hours a week: {s.plan.people_hours():,.0f} "
                     f"(the plan: {w.plan.people_hours():,.0f})."]
         out += ["", *_prediction_tables(w.recommended, a, w.target)]
@@ -323,7 +319,7 @@ def markdown(w: Workload, charts: Mapping[str, str] | None = None) -> str:
                         "plan can be in time and still not meet the target: its busiest role is "
                         f"hands-on for more than the {_pct(a.casework_share)} of a shift "
                         "available for casework (✗).", ""]
-            out += _table(["Scale", "People-hours a week", *(r.value for r in RAGS),
+            out += table(["Scale", "People-hours a week", *(r.value for r in RAGS),
                            "Worst agency in window", "Busiest role"],
                           ([f"{c.scale:.2f}", f"{c.people_hours:,.0f}",
                             *(_pct(s_) for _, s_ in c.shares), _pct(c.research),
@@ -331,7 +327,7 @@ def markdown(w: Workload, charts: Mapping[str, str] | None = None) -> str:
                             + (" ✗" if c.busiest[1] > a.casework_share else "")]
                            for c in w.curve))
         out += ["", "<details><summary>The search, step by step</summary>", ""]
-        out += _table(["Change", "Kept", "People-hours", "Result"],
+        out += table(["Change", "Kept", "People-hours", "Result"],
                       ([st.change, "yes" if st.kept else "no", f"{st.people_hours:,.0f}",
                         st.summary] for st in s.steps))
         out += ["", "</details>"]
